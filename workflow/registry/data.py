@@ -168,8 +168,9 @@ def read_source(directory: Path = DEFAULT_REGISTRY_DIR) -> RegistrySource:
 
 def _province_units(p: Province, src: RegistrySource) -> Iterator[UnitRecord]:
     val = valilik_code(p.id)
-    for d in src.directorates:
-        yield UnitRecord(f"ILM-{p.id:02d}-{d.key}", "il_mudurlugu", None, d.name_for(p.name), val, p.id, None)
+    for directorate in src.directorates:
+        yield UnitRecord(f"ILM-{p.id:02d}-{directorate.key}", "il_mudurlugu", None,
+                         directorate.name_for(p.name), val, p.id, None)
     if not p.metropolitan:
         yield UnitRecord(f"IOI-{p.id:02d}", "il_ozel_idaresi", None, f"{p.name} İl Özel İdaresi",
                          val, p.id, None)
@@ -206,7 +207,8 @@ def iter_muhtarliks(src: RegistrySource) -> Iterator[MuhtarlikRecord]:
     provinces = {p.id: p.name for p in src.provinces}
     districts = {d.id: d.name for d in src.districts}
     path = src.directory / MUHTARLIKS_FILE
-    for kind, ident, prov, dist, name in _read_csv(path, ("kind", "id", "province_id", "district_id", "name")):
+    header = ("kind", "id", "province_id", "district_id", "name")
+    for kind, ident, prov, dist, name in _read_csv(path, header):
         if kind not in ("mahalle", "koy"):
             raise RegistryDataError(f"{path}: unknown muhtarlık kind {kind!r}")
         try:
