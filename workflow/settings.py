@@ -41,10 +41,14 @@ from workflow.settings_checks import (
 
 ENV_PREFIX = "MUHTAR_"
 CONFIG_ENV = "MUHTAR_CONFIG"
-# MUHTAR_* variables that are not settings; every other unknown MUHTAR_* variable is an error.
+# MUHTAR_* variables that are not settings (the file pointer; the test suite's own knobs such as
+# MUHTAR_TEST_PG_HOST). Every other unknown MUHTAR_* variable is an error, so typos cannot go unnoticed.
 NON_SETTING_ENV: frozenset[str] = frozenset({CONFIG_ENV})
+NON_SETTING_PREFIXES: tuple[str, ...] = ("MUHTAR_TEST_",)
 DEFAULTS_FILE = CONFIG_DIR / "defaults.toml"
 SECRET_KEY_MIN = 32
+# The placeholder in config/production.example.toml: long enough, so refuse it explicitly.
+SECRET_KEY_PLACEHOLDER = "REPLACE-WITH-AT-LEAST-32-RANDOM-CHARACTERS"
 
 
 class SettingsError(Exception):
@@ -265,12 +269,18 @@ def _apply_file(schema: dict[tuple[str, str], _Key], values: _Values, path: Path
 def _apply_env(schema: dict[tuple[str, str], _Key], values: _Values, env: Mapping[str, str]) -> None:
     by_env = {k.env: k for k in schema.values()}
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
+        if not _is_setting_env(name):
             continue
         key = by_env.get(name)
         if key is None:
             raise SettingsError(f"environment variable {name}: unknown setting (check the spelling)")
         _store(schema, values, (key.section, key.name), env[name], name, from_env=True)
+
+
+def _is_setting_env(name: str) -> bool:
+    if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
+        return False
+    return not name.startswith(NON_SETTING_PREFIXES)
 
 
 def _store(
@@ -321,10 +331,10 @@ def _finish(settings: Settings, values: _Values, var_dir: Path) -> Settings:
     if not web.base_url:
         web = replace(web, base_url=f"http://{web.host}:{web.port}")
     if settings.mode == "production":
-        if len(web.secret_key) < SECRET_KEY_MIN:
+        if len(web.secret_key) < SECRET_KEY_MIN or web.secret_key == SECRET_KEY_PLACEHOLDER:
             raise SettingsError(
                 f"setting web.secret_key ({_source(values, ('web', 'secret_key'))}): required in production "
-                f"mode, at least {SECRET_KEY_MIN} characters"
+                f"mode, at least {SECRET_KEY_MIN} random characters (not the example's placeholder)"
             )
         if smpp.simulator:
             raise SettingsError(
