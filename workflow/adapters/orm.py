@@ -169,6 +169,7 @@ movements = Table(
     Column("target_unit_name", String(200), nullable=True),
     Column("note", Text, nullable=True),
     Column("public", Boolean, nullable=False),
+    Column("note_public", Boolean, nullable=False, default=False),
     UniqueConstraint("request_id", "seq", name="uq_movements_request_seq"),
 )
 

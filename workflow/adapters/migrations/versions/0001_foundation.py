@@ -217,6 +217,7 @@ def upgrade() -> None:
         sa.Column("target_unit_name", sa.String(length=200), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
+        sa.Column("note_public", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["request_id"], ["requests.id"], name=op.f("fk_movements_request_id_requests")
         ),
