@@ -118,8 +118,13 @@ def shown(value: Any, secret: bool) -> str:
     if secret:
         return "'***'" if value not in ("", None) else "''"
     if isinstance(value, str):
-        return repr(_URL_PASSWORD.sub(r"\1***@", value))
+        return repr(redact_url(value))
     return repr(value)
+
+
+def redact_url(text: str) -> str:
+    """Replace the password of any user:password@ in a URL by ***."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 # --- check constructors -----------------------------------------------------------------------------
