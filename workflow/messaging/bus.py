@@ -1,0 +1,194 @@
+"""The message bus interface and the delivery rules both implementations share.
+
+Semantics (identical for the in-process bus and RabbitMQ):
+- ``publish(topic, envelope)`` returns once the bus has accepted the message (RabbitMQ: publisher confirm) or
+  raises ``PublishFailed``; an unroutable topic raises too. Nothing is buffered: the caller retries.
+- ``consume(queue, handler)`` delivers at least once. A message is acked only after ``handler`` returns,
+  i.e. after the handler's own database commit. Handlers must be idempotent (see ``idempotency.py``).
+- A handler that raises gets the message again after a back-off (``RetryPolicy.delays_s``); after
+  ``max_attempts`` the message is parked as a dead letter with the reason. ``Reject`` parks at once.
+- A body that is not a valid envelope is parked at once with the reason; the consumer keeps running.
+
+All of that decision-making lives here (``run_handler``); the implementations only move bytes.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from workflow.messaging.envelope import Envelope, MalformedMessage, decode, peek_ids
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+# Queue -> the topic patterns bound to it (AMQP topic syntax: `*` one word, `#` zero or more).
+QUEUES: Mapping[str, tuple[str, ...]] = {
+    "sms.outbound": ("sms.outbound",),  # consumed by gateway_sms
+    "sms.inbound": ("sms.inbound",),  # consumed by the workflow service
+    "sms.status": ("sms.status",),  # consumed by the workflow service
+    "events": ("events.#",),  # domain events, consumed by the workflow service
+}
+
+# Every queue is also bound to ``queue.<name>``: retries and replays go to that one queue only,
+# never to the other queues bound to the original topic.
+DIRECT_PREFIX = "queue."
+MAX_REASON_LENGTH = 2000
+
+
+def direct_key(queue: str) -> str:
+    return DIRECT_PREFIX + queue
+
+
+class PublishFailed(Exception):
+    """The bus did not accept the message (broker down, nack, unroutable). Nothing was buffered."""
+
+
+class Reject(Exception):
+    """Raised by a handler for a message that can never succeed: park it now, without retries."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    delays_s: tuple[float, ...] = (1.0, 10.0, 60.0)
+    max_attempts: int = 4
+
+    def delay_after(self, attempt: int) -> float | None:
+        """Back-off before attempt ``attempt + 1``; None when ``attempt`` was the last one."""
+        if attempt >= self.max_attempts or not self.delays_s:
+            return None
+        return self.delays_s[min(attempt, len(self.delays_s)) - 1]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue: str
+    body: bytes
+    reason: str
+    attempts: int
+    topic: str | None = None
+    # True: not a failure, just not delivered yet (in-process bus stopping); replay at the next start.
+    replay: bool = False
+
+
+class DeadLetterStore(Protocol):
+    """Where parked messages go: a place an operator can list from another process (see deadletters.py)."""
+
+    async def park(self, letter: DeadLetter) -> None: ...
+
+
+@dataclass(frozen=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True)
+class Retry:
+    delay_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Dead:
+    reason: str
+
+
+Outcome = Ack | Retry | Dead
+
+
+async def run_handler(
+    queue: str, handler: Handler, body: bytes, attempt: int, policy: RetryPolicy
+) -> Outcome:
+    """Decode, call the handler, and decide what happens to the message. Never raises."""
+    try:
+        envelope = decode(body)
+    except MalformedMessage as exc:
+        message_id, _ = peek_ids(body)
+        logger.warning("queue %s: malformed message %s dead-lettered: %s", queue, message_id, exc)
+        return Dead(f"malformed: {exc}")
+    try:
+        await handler(envelope)
+    except Reject as exc:
+        logger.warning("queue %s: message %s rejected by handler", queue, envelope.message_id)
+        return Dead(_truncate(f"rejected: {exc}"))
+    except Exception as exc:
+        # Exception text may quote personal data (SQL parameters); it goes to the dead-letter row,
+        # the log line only names the exception class.
+        reason = _truncate(f"attempt {attempt}: {exc.__class__.__name__}: {exc}")
+        delay = policy.delay_after(attempt)
+        if delay is None:
+            logger.error(
+                "queue %s: message %s failed %d times (%s); dead-lettered",
+                queue,
+                envelope.message_id,
+                attempt,
+                exc.__class__.__name__,
+            )
+            return Dead(reason)
+        logger.warning(
+            "queue %s: message %s failed attempt %d (%s); retry in %.1fs",
+            queue,
+            envelope.message_id,
+            attempt,
+            exc.__class__.__name__,
+            delay,
+        )
+        return Retry(delay, reason)
+    return Ack()
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= MAX_REASON_LENGTH else text[: MAX_REASON_LENGTH - 1] + "…"
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """AMQP topic-exchange matching, so the in-process bus routes exactly like RabbitMQ."""
+    return _match(pattern.split("."), topic.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head in ("*", words[0])) and _match(rest, words[1:])
+
+
+def route(topology: Mapping[str, tuple[str, ...]], topic: str) -> list[str]:
+    """The queues a topic reaches (including the private ``queue.<name>`` binding)."""
+    return [
+        queue
+        for queue, patterns in topology.items()
+        if topic == direct_key(queue) or any(topic_matches(p, topic) for p in patterns)
+    ]
+
+
+class Bus(abc.ABC):
+    """What producers and consumers depend on; built by ``workflow.messaging.factory.create_bus``."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect and declare the topology (idempotent)."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop taking new deliveries, let in-flight handlers finish and ack, then disconnect."""
+
+    @abc.abstractmethod
+    async def publish(self, topic: str, envelope: Envelope) -> None:
+        """Hand one message to the bus, confirmed; raise ``PublishFailed`` otherwise."""
+
+    @abc.abstractmethod
+    async def requeue(self, queue: str, body: bytes) -> None:
+        """Put a raw body back on one queue as a first attempt (dead-letter replay)."""
+
+    @abc.abstractmethod
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int | None = None) -> None:
+        """Start delivering ``queue`` to ``handler``, at most ``prefetch`` messages in flight."""

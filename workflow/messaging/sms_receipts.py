@@ -1,0 +1,219 @@
+"""Recording the gateway's ``sms.status`` messages against the stored SMS and its parts.
+
+Kinds: ``submit_ok`` (the SMSC took part N and named it ``smsc_message_id``), ``submit_failed`` and ``dlr``
+(a delivery receipt, which names only the ``smsc_message_id``). A receipt for an id no part carries yet is
+kept in ``sms_pending_receipts`` and applied when the submit result arrives. States only move forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from workflow.messaging.bus import Reject
+from workflow.messaging.sms_store import sms_messages, sms_parts, sms_pending_receipts
+
+logger = logging.getLogger(__name__)
+
+# SMPP delivery-receipt `stat` -> part state; None keeps the part as it is (an intermediate report).
+DLR_STATES: Mapping[str, str | None] = {
+    "DELIVRD": "delivered",
+    "UNDELIV": "failed",
+    "REJECTD": "failed",
+    "DELETED": "failed",
+    "EXPIRED": "expired",
+    "ACCEPTD": None,
+    "ENROUTE": None,
+    "UNKNOWN": None,
+}
+FINAL_PART_STATES = frozenset({"delivered", "failed", "expired"})
+PENDING_RECEIPT_KEEP = timedelta(hours=48)  # at least 24 h, as promised to the gateway
+
+
+def _at(payload: Mapping[str, Any]) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(payload["at"]))
+    except ValueError:
+        raise Reject("sms.status: `at` is not an ISO 8601 timestamp") from None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def record_status(conn: AsyncConnection, payload: Mapping[str, Any]) -> None:
+    handler = STATUS_KINDS.get(str(payload["kind"]))
+    if handler is None:
+        raise Reject(f"sms.status: unknown kind {payload['kind']!r}")
+    await handler(conn, payload)
+
+
+async def _lock_receipt_id(conn: AsyncConnection, smsc_message_id: str) -> None:
+    """Serialise a submit result and a receipt naming the same SMSC id (PostgreSQL; SQLite writes one at a time)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": smsc_message_id})
+
+
+async def _lock_sms(conn: AsyncConnection, sms_id: str) -> Mapping[str, Any]:
+    query = select(sms_messages).where(sms_messages.c.id == sms_id, sms_messages.c.direction == "out")
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise Reject("sms.status: no outbound SMS with this sms_id")
+    return dict(row)
+
+
+async def _submit_ok(conn: AsyncConnection, payload: Mapping[str, Any]) -> None:
+    sms_id, index, smsc_id = payload["sms_id"], payload["part_index"], payload["smsc_message_id"]
+    if sms_id is None or index is None or not smsc_id:
+        raise Reject("sms.status submit_ok needs sms_id, part_index and smsc_message_id")
+    await _lock_receipt_id(conn, smsc_id)
+    sms = await _lock_sms(conn, sms_id)
+    at = _at(payload)
+    await _upsert_part(conn, sms_id, index, {"smsc_message_id": smsc_id, "submitted_at": at}, "submitted")
+    await _set_part_count(conn, sms, payload.get("part_count"))
+    pending = (
+        (
+            await conn.execute(
+                select(sms_pending_receipts)
+                .where(sms_pending_receipts.c.smsc_message_id == smsc_id)
+                .order_by(sms_pending_receipts.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    for receipt in pending:
+        await _apply_receipt(conn, sms_id, index, receipt["dlr_state"], receipt["dlr_at"], receipt["error"])
+    if pending:
+        await conn.execute(
+            delete(sms_pending_receipts).where(sms_pending_receipts.c.smsc_message_id == smsc_id)
+        )
+    await _refresh_sms_state(conn, sms_id, at)
+
+
+async def _submit_failed(conn: AsyncConnection, payload: Mapping[str, Any]) -> None:
+    sms_id, index = payload["sms_id"], payload["part_index"] or 0
+    if sms_id is None:
+        raise Reject("sms.status submit_failed needs sms_id")
+    sms = await _lock_sms(conn, sms_id)
+    at = _at(payload)
+    error = payload.get("error") or payload.get("smpp_status") or "submit failed"
+    await _upsert_part(conn, sms_id, index, {"error": error}, "failed")
+    await _set_part_count(conn, sms, payload.get("part_count"))
+    await conn.execute(update(sms_messages).where(sms_messages.c.id == sms_id).values(error=error))
+    await _refresh_sms_state(conn, sms_id, at)
+
+
+async def _dlr(conn: AsyncConnection, payload: Mapping[str, Any]) -> None:
+    smsc_id, dlr_state = payload["smsc_message_id"], payload.get("dlr_state")
+    if not smsc_id or not dlr_state:
+        raise Reject("sms.status dlr needs smsc_message_id and dlr_state")
+    await _lock_receipt_id(conn, smsc_id)
+    at = _at(payload)
+    part = (
+        await conn.execute(
+            select(sms_parts.c.sms_id, sms_parts.c.part_index)
+            .where(sms_parts.c.smsc_message_id == smsc_id)
+            .order_by(sms_parts.c.id.desc())
+        )
+    ).first()
+    if part is None:
+        await conn.execute(
+            sms_pending_receipts.insert().values(
+                smsc_message_id=smsc_id,
+                dlr_state=dlr_state,
+                error=payload.get("error"),
+                dlr_at=at,
+                received_at=datetime.now(UTC),
+            )
+        )
+        logger.info("delivery receipt before its submit result; kept pending")
+        return
+    await _lock_sms(conn, part.sms_id)
+    await _apply_receipt(conn, part.sms_id, part.part_index, dlr_state, at, payload.get("error"))
+    await _refresh_sms_state(conn, part.sms_id, at)
+
+
+async def _apply_receipt(
+    conn: AsyncConnection, sms_id: str, index: int, dlr_state: str, at: datetime, error: str | None
+) -> None:
+    state = DLR_STATES.get(dlr_state.upper(), None)
+    values: dict[str, Any] = {"dlr_state": dlr_state[:10], "dlr_at": at}
+    if error:
+        values["error"] = error
+    await _upsert_part(conn, sms_id, index, values, state)
+
+
+async def _upsert_part(
+    conn: AsyncConnection, sms_id: str, index: int, values: dict[str, Any], state: str | None
+) -> None:
+    where = (sms_parts.c.sms_id == sms_id, sms_parts.c.part_index == index)
+    current = (await conn.execute(select(sms_parts.c.state).where(*where))).scalar_one_or_none()
+    if current is None:
+        await conn.execute(
+            sms_parts.insert().values(sms_id=sms_id, part_index=index, state=state or "submitted", **values)
+        )
+        return
+    if current in FINAL_PART_STATES:
+        state = None  # a late or repeated report never moves a part back
+        values = {k: v for k, v in values.items() if k in ("smsc_message_id", "submitted_at")}
+    if state is not None:
+        values["state"] = state
+    if values:
+        await conn.execute(update(sms_parts).where(*where).values(**values))
+
+
+async def _set_part_count(conn: AsyncConnection, sms: Mapping[str, Any], part_count: Any) -> None:
+    if isinstance(part_count, int) and part_count > 0 and sms["part_count"] != part_count:
+        await conn.execute(
+            update(sms_messages).where(sms_messages.c.id == sms["id"]).values(part_count=part_count)
+        )
+
+
+def derive_state(part_count: int | None, part_states: list[str]) -> str:
+    """The SMS's state from its parts' states: any failed or expired part decides; all delivered delivers."""
+    if "failed" in part_states:
+        return "failed"
+    if "expired" in part_states:
+        return "expired"
+    if part_count and part_states.count("delivered") >= part_count:
+        return "delivered"
+    return "submitted" if part_states else "queued"
+
+
+async def _refresh_sms_state(conn: AsyncConnection, sms_id: str, at: datetime) -> None:
+    part_count = (
+        await conn.execute(select(sms_messages.c.part_count).where(sms_messages.c.id == sms_id))
+    ).scalar()
+    states = list(
+        (await conn.execute(select(sms_parts.c.state).where(sms_parts.c.sms_id == sms_id))).scalars()
+    )
+    await conn.execute(
+        update(sms_messages)
+        .where(sms_messages.c.id == sms_id)
+        .values(state=derive_state(part_count, states), updated_at=max(at, datetime.now(UTC)))
+    )
+
+
+async def purge_pending_receipts(conn: AsyncConnection, now: datetime | None = None) -> int:
+    """Drop receipts no submit result claimed within ``PENDING_RECEIPT_KEEP``; returns how many."""
+    cutoff = (now or datetime.now(UTC)) - PENDING_RECEIPT_KEEP
+    result = await conn.execute(
+        delete(sms_pending_receipts).where(sms_pending_receipts.c.received_at < cutoff)
+    )
+    return int(result.rowcount)
+
+
+async def count_pending_receipts(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(sms_pending_receipts))).scalar_one())
+
+
+STATUS_KINDS: Mapping[str, Callable[[AsyncConnection, Mapping[str, Any]], Awaitable[None]]] = {
+    "submit_ok": _submit_ok,
+    "submit_failed": _submit_failed,
+    "dlr": _dlr,
+}
