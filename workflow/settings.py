@@ -116,6 +116,7 @@ class WorkflowSettings(_Section):
 class SmsSettings(_Section):
     source_addr: str = setting("MUHTAR", matches(r"[A-Za-z0-9]{3,11}", "3 to 11 Latin letters or digits"))
     encoding: str = setting("gsm7", one_of("gsm7", "turkish_shift", "ucs2_only"))
+    ussd_code: str = setting("*4444#", matches(r"\*[0-9*]{1,20}#", "a USSD code such as *4444#"))
 
 
 @dataclass(frozen=True, repr=False)
@@ -154,6 +155,8 @@ class SecuritySettings(_Section):
     otp_per_hour: int = setting(5, int_between(1, 100))
     session_idle_min: int = setting(15, int_between(1, 1440))
     session_absolute_h: int = setting(8, int_between(1, 72))
+    upload_max_files: int = setting(5, int_between(1, 20))
+    upload_max_mb: int = setting(10, int_between(1, 100))
 
 
 @dataclass(frozen=True, repr=False)
