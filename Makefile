@@ -32,7 +32,7 @@ venv: $(STAMP)
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then echo "make: Python 3.11 not found on PATH (install python3.11 or set PYTHON=...)" >&2; exit 1; fi
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
-	  echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'), this project needs 3.11 (set PYTHON=...)" >&2; exit 1; }
+	  echo "make: $(PYTHON) is $$($(PYTHON) --version 2>&1), this project needs Python 3.11 (set PYTHON=...)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
