@@ -380,18 +380,23 @@ def _embedded_secret_key(var_dir: Path) -> str:
     """Read var/secret_key, creating it (owner-only) on first start so sessions survive restarts."""
     path = var_dir / "secret_key"
     var_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) >= SECRET_KEY_MIN:
-            return key
+    if not path.exists():
+        # Write a private temporary file, then link it into place: a process starting at the same
+        # moment either sees no file or a complete one, and exactly one key wins.
+        tmp = var_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < SECRET_KEY_MIN:
         raise SettingsError(
             f"setting web.secret_key ({path}): the stored key is shorter than {SECRET_KEY_MIN} "
             "characters; delete the file to generate a new one"
-        ) from None
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key + "\n")
+        )
     return key
-

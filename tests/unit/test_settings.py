@@ -399,6 +399,7 @@ def test_embedded_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     stored = tmp_path / "var" / "secret_key"
     assert stored.read_text(encoding="ascii").strip() == first
     assert stored.stat().st_mode & 0o077 == 0
+    assert [p.name for p in stored.parent.iterdir()] == ["secret_key"]  # no temporary file left behind
     stored.write_text("short\n", encoding="ascii")
     with pytest.raises(SettingsError, match=r"^setting web.secret_key .*shorter than 32"):
         load({}, tmp_path)
