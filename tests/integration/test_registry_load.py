@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,14 +9,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
+from tests.registry.helpers import filter_csv
+from tests.registry.helpers import small_registry as make_small_registry
 from workflow.adapters.orm import muhtarliks, units
-from workflow.registry.data import (
-    DEFAULT_REGISTRY_DIR,
-    DISTRICTS_FILE,
-    MUHTARLIKS_FILE,
-    PROVINCES_FILE,
-    TOWNS_FILE,
-)
+from workflow.registry.data import PROVINCES_FILE, TOWNS_FILE
 from workflow.registry.load import load_registry
 
 pytestmark = pytest.mark.integration
@@ -72,27 +63,10 @@ async def test_full_registry_loads_with_the_acceptance_figures_and_reloads_as_a_
     assert again.units.unchanged == 4068 and again.muhtarliks.unchanged == 50369
 
 
-def _filter_csv(path: Path, keep: Callable[[list[str]], bool]) -> None:
-    """Keep the header and the rows for which keep(row) is true (gzip'd or plain)."""
-    is_gz = path.suffix == ".gz"
-    text = gzip.decompress(path.read_bytes()).decode() if is_gz else path.read_text(encoding="utf-8")
-    rows = list(csv.reader(io.StringIO(text)))
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([rows[0], *[r for r in rows[1:] if keep(r)]])
-    data = out.getvalue().encode()
-    path.write_bytes(gzip.compress(data) if is_gz else data)
-
-
 @pytest.fixture
 def small_registry(tmp_path: Path) -> Path:
     """Two provinces only: Ankara (metropolitan, 06) and Bolu (not, 14)."""
-    reg = tmp_path / "registry"
-    shutil.copytree(DEFAULT_REGISTRY_DIR, reg)
-    _filter_csv(reg / PROVINCES_FILE, lambda r: r[0] in ("6", "14"))
-    _filter_csv(reg / DISTRICTS_FILE, lambda r: r[1] in ("6", "14"))
-    _filter_csv(reg / TOWNS_FILE, lambda r: r[1] in ("6", "14"))
-    _filter_csv(reg / MUHTARLIKS_FILE, lambda r: r[2] in ("6", "14"))
-    return reg
+    return make_small_registry(tmp_path / "registry")
 
 
 def _rename_province(reg: Path, old: str, new: str) -> None:
@@ -112,7 +86,7 @@ async def test_changes_in_the_registry_update_rows_in_place_and_keep_ids_and_act
 
     _rename_province(small_registry, "Bolu", "Bolu Yeni")
     bolu_beldes = sum(1 for line in (small_registry / TOWNS_FILE).read_text().splitlines() if ",14," in line)
-    _filter_csv(small_registry / TOWNS_FILE, lambda r: r[1] != "14")  # Bolu's belde left the registry
+    filter_csv(small_registry / TOWNS_FILE, lambda r: r[1] != "14")  # Bolu's belde left the registry
     second = await load_registry(engine, directory=small_registry)
 
     async with engine.connect() as conn:

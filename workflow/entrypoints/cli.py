@@ -49,6 +49,11 @@ CommandTable = Mapping[tuple[str, ...], Command]
 #   ("migrate",), ("registry", "load"), ("muhtars", "import"), ("users", "create"), ("demo-seed",), ("run",),
 #   ("workflow",), ("gateway",), ("web",), ("dlq", "list"), ("dlq", "show"), ("dlq", "replay").
 COMMANDS: dict[tuple[str, ...], Command] = {
+    ("registry", "load"): Command("workflow.registry.commands:registry_load", "load or update units and muhtarlıks"),
+    ("muhtars", "import"): Command(
+        "workflow.registry.commands:muhtars_import", "import muhtars from a CSV file (tckn, name, phone, muhtarlik)",
+        "workflow.registry.commands:muhtars_import_arguments",
+    ),
     ("config", "check"): Command(
         "workflow.entrypoints.config_commands:check", "validate the settings and say which mode they select"
     ),
