@@ -158,3 +158,16 @@ class Recorder:
 
         await asyncio.wait_for(until(), WAIT_S)
         return self.calls
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll an async condition until it holds; the bound is for liveness, not speed."""
+
+    async def until() -> None:
+        while not await condition():  # noqa: ASYNC110 - the condition is in the database, not an event
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(until(), WAIT_S)
+    except TimeoutError:
+        pytest.fail(f"gave up waiting: {what}")

@@ -1,0 +1,280 @@
+"""The outbox relay: publishes committed ``outbox`` rows to the bus, in order per ``ordering_key``, then marks them sent.
+
+One round: claim up to ``batch`` unsent rows in id order; publish them in waves where each wave holds the next
+row of every ordering key (so keys run in parallel and each key stays in order); stamp ``sent_at`` on the rows
+the bus confirmed. A failed publish stops that key for this round and is retried with back-off: during a
+broker outage rows simply wait. A crash between confirm and stamp republishes rows; consumers are idempotent.
+
+PostgreSQL: any number of relays; rows are claimed ``FOR UPDATE SKIP LOCKED`` and a row is only published when
+no earlier unsent row of its key is held by another relay. Relays wake on ``NOTIFY muhtar_outbox`` (a trigger
+on ``outbox``, migration 0002). SQLite: exactly one relay per database file (an advisory file lock; a second
+one stands by), woken by commits in this process that inserted outbox rows.
+Every relay also wakes on ``notify_new_outbox()`` and polls every ``poll_s`` as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from workflow.adapters.orm import outbox
+from workflow.messaging.bus import Bus, PublishFailed
+from workflow.messaging.deadletters import replay_requested
+from workflow.messaging.envelope import Envelope
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "muhtar_outbox"
+STANDBY_RETRY_S = 5.0
+_wakeups: set[asyncio.Event] = set()
+
+
+def notify_new_outbox() -> None:
+    """Wake every relay in this process; the unit of work calls it after committing outbox rows."""
+    for wakeup in _wakeups:
+        wakeup.set()
+
+
+def watch_engine(engine: AsyncEngine) -> None:
+    """Call ``notify_new_outbox`` on every commit, made through ``engine``, that inserted outbox rows."""
+    sync_engine = engine.sync_engine
+    if getattr(sync_engine, "_muhtar_outbox_watched", False):
+        return
+    sync_engine._muhtar_outbox_watched = True  # type: ignore[attr-defined]
+
+    def after_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:18].upper() == "INSERT INTO OUTBOX":
+            conn.info["muhtar_outbox_dirty"] = True
+
+    def on_commit(conn: Any) -> None:
+        # Fires just before the database commit; a woken relay's BEGIN (IMMEDIATE on SQLite) waits for it.
+        if conn.info.pop("muhtar_outbox_dirty", False):
+            notify_new_outbox()
+
+    def on_rollback(conn: Any) -> None:
+        conn.info.pop("muhtar_outbox_dirty", None)
+
+    event.listen(sync_engine, "after_cursor_execute", after_execute)
+    event.listen(sync_engine, "commit", on_commit)
+    event.listen(sync_engine, "rollback", on_rollback)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        *,
+        batch: int = 500,
+        poll_s: float = 1.0,
+        max_backoff_s: float = 10.0,
+        standby_s: float = STANDBY_RETRY_S,
+    ) -> None:
+        self._standby_s = standby_s
+        self._engine = engine
+        self._bus = bus
+        self._batch = batch
+        self._poll_s = poll_s
+        self._max_backoff_s = max_backoff_s
+        self._postgres = engine.dialect.name == "postgresql"
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._listener: Any = None
+        self._lock_file: IO[str] | None = None
+        self._serving = False
+
+    @property
+    def serving(self) -> bool:
+        """True while this relay is the one publishing (always, on PostgreSQL, once started)."""
+        return self._serving
+
+    # --- life cycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        _wakeups.add(self._wakeup)
+        watch_engine(self._engine)
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        _wakeups.discard(self._wakeup)
+        await self._unlisten()
+        self._serving = False
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the SQLite relay lock
+            self._lock_file = None
+
+    async def _run(self) -> None:
+        while not self._stopping and not self._take_sqlite_lock():
+            await self._sleep(self._standby_s)
+        self._serving = not self._stopping
+        backoff = 0.0
+        while not self._stopping:
+            await self._listen()
+            try:
+                count = await self.publish_pending()
+                count += await replay_requested(self._engine, self._bus)
+            except PublishFailed as exc:
+                backoff = min(self._max_backoff_s, max(0.5, backoff * 2))
+                logger.warning("outbox relay: bus unavailable (%s); retrying in %.1fs", exc, backoff)
+                await self._sleep(backoff)
+                continue
+            except Exception:
+                backoff = min(self._max_backoff_s, max(0.5, backoff * 2))
+                logger.exception("outbox relay: round failed; retrying in %.1fs", backoff)
+                await self._sleep(backoff)
+                continue
+            backoff = 0.0
+            if count < self._batch:
+                await self._sleep(self._poll_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        self._wakeup.clear()
+
+    # --- one round ----------------------------------------------------------------------------------
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many rows were marked sent. Raises ``PublishFailed`` if none could be."""
+        if self._postgres:
+            async with self._engine.begin() as conn:
+                rows = await self._claim(conn)
+                sent, failed = await self._publish(rows)
+                await self._mark(conn, sent, failed)
+        else:
+            # SQLite: never hold the (single) write lock while talking to the broker.
+            async with self._engine.begin() as conn:
+                rows = list((await conn.execute(self._unsent())).all())
+            sent, failed = await self._publish(rows)
+            async with self._engine.begin() as conn:
+                await self._mark(conn, sent, failed)
+        if failed and not sent:
+            raise PublishFailed(next(iter(failed.values())))
+        return len(sent)
+
+    def _unsent(self) -> Any:
+        return select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(self._batch)
+
+    async def _claim(self, conn: AsyncConnection) -> list[Row[Any]]:
+        rows = list((await conn.execute(self._unsent().with_for_update(skip_locked=True))).all())
+        if not rows:
+            return rows
+        # Another relay may hold an earlier row of the same key: such keys wait for the next round.
+        mine = {row.id for row in rows}
+        keys = {row.ordering_key for row in rows}
+        earlier = await conn.execute(
+            select(outbox.c.ordering_key, outbox.c.id).where(
+                outbox.c.sent_at.is_(None), outbox.c.ordering_key.in_(keys), outbox.c.id <= max(mine)
+            )
+        )
+        first_foreign: dict[str, int] = {}
+        for key, row_id in earlier:
+            if row_id not in mine and row_id < first_foreign.get(key, row_id + 1):
+                first_foreign[key] = row_id
+        return [row for row in rows if row.id < first_foreign.get(row.ordering_key, row.id + 1)]
+
+    async def _publish(self, rows: Sequence[Row[Any]]) -> tuple[list[int], dict[int, str]]:
+        by_key: dict[str, deque[Row[Any]]] = {}
+        for row in rows:
+            by_key.setdefault(row.ordering_key, deque()).append(row)
+        sent: list[int] = []
+        failed: dict[int, str] = {}
+        while by_key:
+            wave = [(key, queue.popleft()) for key, queue in by_key.items()]
+            results = await asyncio.gather(
+                *(self._publish_row(row) for _, row in wave), return_exceptions=True
+            )
+            for (key, row), result in zip(wave, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed[row.id] = f"{result.__class__.__name__}: {result}"[:500]
+                    del by_key[key]  # later rows of this key wait: order per key is the promise
+                else:
+                    sent.append(row.id)
+            by_key = {key: queue for key, queue in by_key.items() if queue}
+        return sent, failed
+
+    async def _publish_row(self, row: Row[Any]) -> None:
+        envelope = Envelope(
+            schema=row.schema,
+            version=row.schema_version,
+            message_id=row.message_id,
+            correlation_id=row.correlation_id,
+            created_at=_aware(row.created_at),
+            payload=_payload(row.payload),
+        )
+        await self._bus.publish(row.topic, envelope)
+
+    async def _mark(self, conn: AsyncConnection, sent: list[int], failed: dict[int, str]) -> None:
+        if sent:
+            await conn.execute(update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=datetime.now(UTC)))
+        for row_id, error in failed.items():
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(attempts=outbox.c.attempts + 1, last_error=error)
+            )
+
+    # --- waking and locking -------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection on PostgreSQL (re-opened after it drops); a no-op on SQLite."""
+        if not self._postgres or (self._listener is not None and not self._listener.is_closed()):
+            return
+        url = self._engine.url.set(drivername="postgresql")
+        try:
+            self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wakeup.set())
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("outbox relay: LISTEN unavailable (%s); polling", exc.__class__.__name__)
+            self._listener = None
+
+    async def _unlisten(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close()
+        self._listener = None
+
+    def _take_sqlite_lock(self) -> bool:
+        database = self._engine.url.database
+        if self._postgres or not database or database == ":memory:":
+            return True
+        handle = open(f"{database}.relay-lock", "a", encoding="ascii")  # held until stop()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            logger.info("outbox relay: another relay serves %s; standing by", Path(database).name)
+            return False
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+        return True
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _payload(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise PublishFailed("outbox payload is not a JSON object")
+    return data
