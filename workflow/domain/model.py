@@ -6,7 +6,7 @@ Pure Python: the clock and ids come in as arguments, and what happened is record
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import uuid4
@@ -516,8 +516,12 @@ class Request:
         return viewer.unit.is_migm or any(a.unit.id == viewer.unit.id for a in self.assignments)
 
     def public_movements(self) -> list[Movement]:
-        """The history a muhtar sees: units and steps, never internal notes."""
-        return [m for m in self.movements if m.public]
+        """The history a muhtar sees: units and steps, never internal notes.
+
+        A public step may carry a staff-to-staff note (a routing or completion note): the step is shown,
+        its note is blanked unless it was written for the muhtar (``note_public``, the final note).
+        """
+        return [m if m.note_public else replace(m, note=None) for m in self.movements if m.public]
 
     # --------------------------------------------------------------- helpers
     def _ensure_open(self) -> None:
