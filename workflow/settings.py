@@ -14,6 +14,7 @@ Adding a setting is one line in its section's dataclass::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -119,6 +120,33 @@ class SmsSettings(_Section):
     ussd_code: str = setting("*4444#", matches(r"\*[0-9*]{1,20}#", "a USSD code such as *4444#"))
 
 
+def _ip_networks() -> Check:
+    def test(value: tuple[str, ...]) -> bool:
+        try:
+            for item in value:
+                ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return False
+        return True
+
+    return Check("a comma-separated list of IP addresses or networks such as 10.1.2.0/24", test)
+
+
+@dataclass(frozen=True, repr=False)
+class InboundSettings(_Section):
+    # SMS/USSD commands one phone may send per hour; the first one over gets one polite reply.
+    commands_per_hour: int = setting(20, int_between(1, 10000))
+
+
+@dataclass(frozen=True, repr=False)
+class UssdSettings(_Section):
+    # The operator's USSD gateway must send this in the X-USSD-Secret header (empty: not required).
+    secret: str = setting("", secret=True)
+    # Source addresses allowed to call POST /ussd (empty: any address, then a secret is required).
+    allow_from: tuple[str, ...] = setting(("127.0.0.1", "::1"), _ip_networks())
+    session_ttl_s: int = setting(180, int_between(10, 3600))
+
+
 @dataclass(frozen=True, repr=False)
 class SmppSettings(_Section):
     host: str = setting("127.0.0.1", text_length(1, 255))
@@ -175,6 +203,8 @@ class Settings:
     smpp: SmppSettings = field(default_factory=SmppSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    ussd: UssdSettings = field(default_factory=UssdSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
