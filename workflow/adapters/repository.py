@@ -108,6 +108,8 @@ class SqlRequestRepository(AbstractRequestRepository):
 
     async def save(self, request: Request) -> None:
         loaded = self._loaded.get(request.id)
+        if loaded is not None and len(request.movements) == loaded[2]:
+            return  # every change writes a movement: none means only read
         values = _request_values(request)
         if loaded is None:
             values["idempotency_key"] = self.idempotency_keys.get(request.id)

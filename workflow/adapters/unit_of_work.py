@@ -76,18 +76,19 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
 
     async def _commit(self) -> None:
         rows: list[dict[str, Any]] = []
-        for request in self.requests.seen.values():
-            await self.requests.save(request)
-            rows.extend(outbox_row(e, self.correlation_id) for e in request.events)
-            request.events.clear()
-        if rows:
-            await self.conn.execute(insert(orm.outbox), rows)
         try:
+            for request in self.requests.seen.values():
+                await self.requests.save(request)
+                rows.extend(outbox_row(e, self.correlation_id) for e in request.events)
+            if rows:
+                await self.conn.execute(insert(orm.outbox), rows)
             await self.tx.commit()
         except IntegrityError as exc:
             if self.requests.idempotency_keys:
                 raise DuplicateSubmission() from exc
             raise
+        for request in self.requests.seen.values():
+            request.events.clear()
         if rows and self.after_commit is not None:
             self.after_commit()
 

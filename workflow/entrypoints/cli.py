@@ -49,10 +49,19 @@ CommandTable = Mapping[tuple[str, ...], Command]
 #   ("migrate",), ("registry", "load"), ("muhtars", "import"), ("users", "create"), ("demo-seed",), ("run",),
 #   ("workflow",), ("gateway",), ("web",), ("dlq", "list"), ("dlq", "show"), ("dlq", "replay").
 COMMANDS: dict[tuple[str, ...], Command] = {
+    ("migrate",): Command("workflow.entrypoints.admin_commands:migrate_command", "create or upgrade the database schema"),
+    ("users", "create"): Command(
+        "workflow.entrypoints.admin_commands:users_create",
+        "create a staff user (password prompted, or --password-stdin)",
+        "workflow.entrypoints.admin_commands:users_create_arguments",
+    ),
     ("registry", "load"): Command("workflow.registry.commands:registry_load", "load or update units and muhtarlıks"),
     ("muhtars", "import"): Command(
         "workflow.registry.commands:muhtars_import", "import muhtars from a CSV file (tckn, name, phone, muhtarlik)",
         "workflow.registry.commands:muhtars_import_arguments",
+    ),
+    ("demo-seed",): Command(
+        "workflow.entrypoints.demo_seed:demo_seed", "load the registry and the demo muhtars, staff and requests"
     ),
     ("config", "check"): Command(
         "workflow.entrypoints.config_commands:check", "validate the settings and say which mode they select"
