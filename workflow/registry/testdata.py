@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from stdnum.tr import tckimlik
@@ -54,14 +54,21 @@ def make_name(rng: random.Random) -> str:
 
 
 def make_muhtars(rng: random.Random, muhtarlik_codes: Sequence[str], count: int) -> Iterator[FakeMuhtar]:
-    """``count`` muhtars with distinct TCKNs, spread over ``muhtarlik_codes`` (one each while they last)."""
-    seen: set[str] = set()
+    """``count`` muhtars with distinct TCKNs and phones, spread over ``muhtarlik_codes`` (one each while they last)."""
+    seen: set[str] = set()  # TCKNs and phones: both must be unique (a phone identifies its muhtar by SMS)
     for i in range(count):
-        tckn = make_tckn(rng)
-        while tckn in seen:
-            tckn = make_tckn(rng)
-        seen.add(tckn)
-        yield FakeMuhtar(tckn, make_name(rng), make_mobile(rng), muhtarlik_codes[i % len(muhtarlik_codes)])
+        tckn = _fresh(make_tckn, rng, seen)
+        name = make_name(rng)
+        phone = _fresh(make_mobile, rng, seen)
+        yield FakeMuhtar(tckn, name, phone, muhtarlik_codes[i % len(muhtarlik_codes)])
+
+
+def _fresh(make: Callable[[random.Random], str], rng: random.Random, seen: set[str]) -> str:
+    value = make(rng)
+    while value in seen:
+        value = make(rng)
+    seen.add(value)
+    return value
 
 
 def national_form(e164: str) -> str:
