@@ -95,6 +95,11 @@ class BusSettings(_Section):
     retry_delays_s: tuple[int, ...] = setting((1, 10, 60), ints_between(0, 86400))
     max_attempts: int = setting(4, int_between(1, 100))
     prefetch: int = setting(100, int_between(1, 10000))
+    publish_timeout_s: float = setting(10.0, number_between(0.1, 600))
+    reconnect_s: float = setting(2.0, number_between(0.1, 600))
+    delivery_limit: int = setting(20, int_between(2, 1000))
+    relay_batch: int = setting(500, int_between(1, 10000))
+    relay_poll_s: float = setting(1.0, number_between(0.05, 60))
 
 
 @dataclass(frozen=True, repr=False)

@@ -63,6 +63,21 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("demo-seed",): Command(
         "workflow.entrypoints.demo_seed:demo_seed", "load the registry and the demo muhtars, staff and requests"
     ),
+    ("workflow",): Command(
+        "workflow.entrypoints.workflow_service:run", "run the workflow service (event, SMS consumers and outbox relay)"
+    ),
+    ("dlq", "list"): Command(
+        "workflow.messaging.dlq_commands:list_command", "list parked (dead-lettered) messages",
+        "workflow.messaging.dlq_commands:list_arguments",
+    ),
+    ("dlq", "show"): Command(
+        "workflow.messaging.dlq_commands:show_command", "show one dead letter (personal data masked)",
+        "workflow.messaging.dlq_commands:show_arguments",
+    ),
+    ("dlq", "replay"): Command(
+        "workflow.messaging.dlq_commands:replay_command", "send dead letters back to their queue",
+        "workflow.messaging.dlq_commands:replay_arguments",
+    ),
     ("config", "check"): Command(
         "workflow.entrypoints.config_commands:check", "validate the settings and say which mode they select"
     ),

@@ -3,7 +3,7 @@
 Outbound: ``queue_sms`` inserts the row (state ``queued``) and its ``sms.outbound`` outbox row in the
 caller's transaction, so an SMS exists exactly when the change that caused it commits. The gateway's
 ``sms.status`` messages then move it through ``submitted`` to ``delivered`` / ``failed`` / ``expired``
-(``sms_receipts.py``). Inbound: ``store_mo`` records an MO once per ``mo_id`` (state ``received``).
+(``sms_receipts.py``). Inbound: ``record_mo`` records an MO once per ``mo_id`` (state ``received``, then ``handled``).
 
 ``sms_pending_receipts`` holds delivery receipts that arrived before the submit result that tells which
 SMS their SMSC message id belongs to; they are applied when it arrives and kept at least 24 hours.
@@ -130,13 +130,15 @@ async def queue_sms(
     return sms_id
 
 
-async def store_mo(
+async def record_mo(
     db: Executor, mo_id: str, from_e164: str, text: str, received_at: datetime, now: datetime | None = None
-) -> str | None:
-    """Record an incoming SMS; None when this ``mo_id`` was already recorded (an SMSC redelivery)."""
-    existing = (await db.execute(select(sms_messages.c.id).where(sms_messages.c.mo_id == mo_id))).first()
+) -> tuple[str, str]:
+    """Record an incoming SMS once per ``mo_id``; return its (id, state): ``received`` until it is answered,
+    then ``handled``. An SMSC redelivery gets the existing row back."""
+    query = select(sms_messages.c.id, sms_messages.c.state).where(sms_messages.c.mo_id == mo_id)
+    existing = (await db.execute(query)).first()
     if existing is not None:
-        return None
+        return str(existing.id), str(existing.state)
     now = now or datetime.now(UTC)
     sms_id = uuid.uuid4().hex
     await db.execute(
@@ -153,4 +155,4 @@ async def store_mo(
             updated_at=now,
         )
     )
-    return sms_id
+    return sms_id, "received"
