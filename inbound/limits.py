@@ -1,0 +1,158 @@
+"""Per-phone limits kept in the database, so every workflow process and web worker shares them.
+
+* :func:`count_command` — the hourly command limit: commands within the limit are answered, the first
+  one over it gets one polite reply, later ones get nothing until the window resets.
+* :func:`first_today` — true once per phone, purpose and Europe/Istanbul calendar day (the one reply an
+  unregistered number gets per day).
+* :func:`touch_ussd_session` — whether a USSD session is new, alive or expired (silent too long).
+
+Each function runs its statements on the connection it is given, inside the caller's transaction.
+Counters and marks are upserts, so concurrent messages from one phone count correctly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbound.replies import ISTANBUL
+from inbound.tables import inbound_daily_marks, inbound_rate_counters, ussd_sessions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    per_window: int = 20
+    window: timedelta = timedelta(hours=1)
+
+
+class Verdict(Enum):
+    ANSWER = "answer"
+    WARN = "warn"  # the first command over the limit: one polite reply
+    SILENT = "silent"
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    verdict: Verdict
+    resets_at: datetime
+
+
+class SessionState(Enum):
+    NEW = "new"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    """INSERT with ON CONFLICT support for the connection's dialect (PostgreSQL or SQLite)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def window_start(now: datetime, window: timedelta) -> datetime:
+    """The start of the fixed window ``now`` falls in (windows are aligned to the Unix epoch)."""
+    seconds = int(window.total_seconds())
+    stamp = int(now.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % seconds, tz=now.tzinfo)
+
+
+async def count_command(conn: AsyncConnection, phone: str, now: datetime, limit: RateLimit) -> RateDecision:
+    """Count one command from ``phone``; say whether to answer it, warn once, or stay silent."""
+    start = window_start(now, limit.window)
+    t = inbound_rate_counters
+    stmt = (
+        _insert(conn, t)
+        .values(phone_e164=phone, window_start=start, count=1)
+        .on_conflict_do_update(
+            index_elements=[t.c.phone_e164, t.c.window_start], set_={"count": t.c.count + 1}
+        )
+        .returning(t.c.count)
+    )
+    count = int((await conn.execute(stmt)).scalar_one())
+    if count == 1:
+        # A new window for this phone: its earlier windows are no longer needed.
+        await conn.execute(delete(t).where(and_(t.c.phone_e164 == phone, t.c.window_start < start)))
+    if count <= limit.per_window:
+        verdict = Verdict.ANSWER
+    elif count == limit.per_window + 1:
+        verdict = Verdict.WARN
+        logger.info("inbound rate limit reached for a phone (%d commands in the window)", limit.per_window)
+    else:
+        verdict = Verdict.SILENT
+    return RateDecision(verdict, start + limit.window)
+
+
+def local_day(now: datetime) -> str:
+    return now.astimezone(ISTANBUL).date().isoformat()
+
+
+async def first_today(conn: AsyncConnection, phone: str, purpose: str, now: datetime) -> bool:
+    """True the first time this (phone, purpose) is seen on this Europe/Istanbul day, else False."""
+    t = inbound_daily_marks
+    day = local_day(now)
+    stmt = (
+        _insert(conn, t)
+        .values(phone_e164=phone, purpose=purpose, day=day, created_at=now)
+        .on_conflict_do_nothing(index_elements=[t.c.phone_e164, t.c.purpose, t.c.day])
+        .returning(t.c.day)
+    )
+    first = (await conn.execute(stmt)).first() is not None
+    if first:
+        await conn.execute(
+            delete(t).where(and_(t.c.phone_e164 == phone, t.c.purpose == purpose, t.c.day != day))
+        )
+    return first
+
+
+async def touch_ussd_session(
+    conn: AsyncConnection, session_id: str, phone: str, now: datetime, ttl: timedelta
+) -> SessionState:
+    """Record that the session was heard from now; an expired session stays expired."""
+    t = ussd_sessions
+    row = (
+        await conn.execute(select(t.c.phone_e164, t.c.last_seen_at).where(t.c.session_id == session_id))
+    ).first()
+    if row is None:
+        stmt = (
+            _insert(conn, t)
+            .values(session_id=session_id, phone_e164=phone, started_at=now, last_seen_at=now)
+            .on_conflict_do_nothing(index_elements=[t.c.session_id])
+        )
+        await conn.execute(stmt)
+        await conn.execute(
+            delete(t).where(and_(t.c.phone_e164 == phone, t.c.last_seen_at < now - timedelta(days=1)))
+        )
+        return SessionState.NEW
+    last_seen = _aware(row.last_seen_at, now)
+    if row.phone_e164 != phone or now - last_seen > ttl:
+        # Another phone reusing a session id is treated as an expired session, never as a continuation.
+        return SessionState.EXPIRED
+    await conn.execute(update(t).where(t.c.session_id == session_id).values(last_seen_at=now))
+    return SessionState.ACTIVE
+
+
+def _aware(value: datetime, like: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=like.tzinfo)
+
+
+async def purge(engine: AsyncEngine, now: datetime, window: timedelta = timedelta(hours=1)) -> int:
+    """Remove every stale counter, mark and session (housekeeping); return how many rows went."""
+    removed = 0
+    async with engine.begin() as conn:
+        for stmt in (
+            delete(inbound_rate_counters).where(inbound_rate_counters.c.window_start < now - 2 * window),
+            delete(inbound_daily_marks).where(inbound_daily_marks.c.created_at < now - timedelta(days=2)),
+            delete(ussd_sessions).where(ussd_sessions.c.last_seen_at < now - timedelta(days=1)),
+        ):
+            removed += (await conn.execute(stmt)).rowcount or 0
+    return removed

@@ -1,0 +1,246 @@
+"""Answering an MO SMS: authorization, limits, the command, the reply text.
+
+Interface for the workflow service (the ``sms.inbound`` consumer)::
+
+    async def handle_mo(services: Services, sms: MoMessage | Mapping[str, Any]) -> str | None
+
+* ``services`` — ``workflow.bootstrap.Services`` (engine, unit-of-work factory, command bus, clock,
+  settings). Filing goes through ``services.commands`` like the web form; reads through
+  ``workflow.service_layer.views``.
+* ``sms`` — a :class:`MoMessage`, or the ``sms.inbound`` v1 payload itself (``mo_id``, ``from``, ``text``…).
+* returns the reply text (already fitted to at most 2 SMS parts under ``sms.encoding``), or None when
+  nothing must be sent (rate limit exceeded, an unregistered number already answered today, a sender
+  that is not a Turkish mobile number). The caller queues it with ``queue_sms(..., purpose="reply",
+  reply_to_id=<the stored MO>)`` in the transaction that marks the MO handled.
+
+It commits its own work (counters, access log, a filed request) before returning, and is safe to call
+again for a redelivered MO: a filing is keyed on ``mo_id`` and files once; only the hourly counter counts
+the redelivery again. It raises only for infrastructure failures (database down), so the caller retries.
+
+Rules (issue 5): the sender must be the registered phone of the muhtar who owns the request; a stranger,
+an unregistered or a wrong number gets the same reply as a request that does not exist; an unregistered
+number gets at most one reply a day; each number may send ``inbound.commands_per_hour`` commands an hour,
+the first one over gets a polite reply, later ones nothing until the hour resets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbound import answers
+from inbound.commands import (
+    FILING_MIN_CHARS,
+    Command,
+    Filing,
+    FilingTooShort,
+    Help,
+    ListOpen,
+    QueryRequest,
+    parse,
+)
+from inbound.limits import RateLimit, Verdict, count_command, first_today
+from inbound.replies import fit, local_date, render
+from workflow.bootstrap import Services
+from workflow.domain.model import KIND_LABELS, Channel, RequestKind
+from workflow.identity import InvalidPhone, normalize_tr_mobile
+
+logger = logging.getLogger(__name__)
+
+UNREGISTERED_MARK = "unregistered_sms"
+
+#: The keyword shown in the too-short example, per kind (ASCII, as most phones type it).
+FILING_KEYWORDS: dict[RequestKind, str] = {
+    RequestKind.SIKAYET: "SIKAYET",
+    RequestKind.ISTEK: "ISTEK",
+    RequestKind.IHBAR: "IHBAR",
+    RequestKind.GORUS_ONERI: "ONERI",
+}
+
+
+@dataclass(frozen=True)
+class MoMessage:
+    mo_id: str
+    sender: str
+    text: str
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> MoMessage:
+        return cls(str(payload["mo_id"]), str(payload["from"]), str(payload.get("text") or ""))
+
+
+@dataclass(frozen=True)
+class InboundConfig:
+    rate: RateLimit
+    sms_mode: str
+    web_url: str
+    min_chars: int = FILING_MIN_CHARS
+
+    @classmethod
+    def from_services(cls, services: Services) -> InboundConfig:
+        s = services.settings
+        return cls(
+            rate=RateLimit(per_window=s.inbound.commands_per_hour, window=timedelta(hours=1)),
+            sms_mode=s.sms.encoding,
+            web_url=s.web.base_url,
+        )
+
+
+@dataclass(frozen=True)
+class Sender:
+    phone: str
+    muhtar_ids: tuple[str, ...]
+
+
+async def handle_mo(services: Services, sms: MoMessage | Mapping[str, Any]) -> str | None:
+    """The reply to an MO SMS, or None (see the module docstring)."""
+    mo = sms if isinstance(sms, MoMessage) else MoMessage.from_payload(sms)
+    config = InboundConfig.from_services(services)
+    now = services.clock()
+    try:
+        phone = normalize_tr_mobile(mo.sender)
+    except InvalidPhone as exc:
+        logger.info("MO %s ignored: sender is not a Turkish mobile number (%s)", mo.mo_id, exc.reason)
+        return None
+    command = parse(mo.text, min_chars=config.min_chars)
+    async with services.engine.begin() as conn:
+        decision = await count_command(conn, phone, now, config.rate)
+        muhtar_ids = tuple(await answers.muhtars_for_phone(conn, phone))
+        answer_unregistered = not muhtar_ids and decision.verdict is Verdict.ANSWER
+        if answer_unregistered:
+            answer_unregistered = await first_today(conn, phone, UNREGISTERED_MARK, now)
+    if decision.verdict is Verdict.SILENT:
+        return None
+    if decision.verdict is Verdict.WARN:
+        minutes = max(1, math.ceil((decision.resets_at - now).total_seconds() / 60))
+        return _fit(config, render("inbound_rate_limited", minutes=minutes))
+    if not muhtar_ids:
+        logger.info("MO %s from an unregistered number (%s)", mo.mo_id, type(command).__name__)
+        return _unregistered_reply(config, command) if answer_unregistered else None
+    handler = HANDLERS[type(command)]
+    return await handler(services, config, Sender(phone, muhtar_ids), command, mo, now)
+
+
+def _fit(config: InboundConfig, *complete: str, lossy: Sequence[str] = ()) -> str:
+    return fit(complete, lossy, mode=config.sms_mode)
+
+
+def _unregistered_reply(config: InboundConfig, command: Command) -> str:
+    if isinstance(command, QueryRequest):
+        # Exactly what an owner gets for a number that does not exist.
+        return _not_found(config, command)
+    return _fit(config, render("inbound_unregistered", web_url=config.web_url))
+
+
+def _not_found(config: InboundConfig, command: QueryRequest) -> str:
+    return _fit(config, render("inbound_not_found", typed=command.typed))
+
+
+# --- one function per command --------------------------------------------------------------------
+
+Handler = Callable[[Services, InboundConfig, Sender, Any, MoMessage, datetime], Awaitable[str | None]]
+
+
+async def _query(
+    services: Services, config: InboundConfig, sender: Sender, cmd: QueryRequest, mo: MoMessage, now: datetime
+) -> str | None:
+    if cmd.number is None:
+        return _not_found(config, cmd)
+    view = await answers.find_status(services, sender.muhtar_ids, cmd.number, Channel.SMS, now)
+    if view is None:
+        return _not_found(config, cmd)
+    return status_text(view, config)
+
+
+def status_text(view: answers.StatusView, config: InboundConfig) -> str:
+    """TALEP n: all units with full names, then abbreviated, then fewer units (+N), within 2 parts."""
+
+    def text(units: Sequence[answers.UnitProgress], more: int) -> str:
+        return render(
+            "inbound_status",
+            number=view.number,
+            state=view.state_label,
+            date=local_date(view.last_movement_at),
+            units=units,
+            more=more,
+        )
+
+    short = [answers.UnitProgress(answers.abbreviate(u.name), u.done) for u in view.units]
+    complete = [text(view.units, 0), text(short, 0)]
+    lossy = [text(short[:keep], len(short) - keep) for keep in range(len(short) - 1, -1, -1)]
+    return _fit(config, *complete, lossy=lossy)
+
+
+async def _list(
+    services: Services, config: InboundConfig, sender: Sender, cmd: ListOpen, mo: MoMessage, now: datetime
+) -> str | None:
+    listing = await answers.open_requests(services, sender.muhtar_ids)
+    return list_text(listing, config)
+
+
+def list_text(listing: answers.OpenList, config: InboundConfig) -> str:
+    def text(keep: int) -> str:
+        items = listing.items[:keep]
+        return render(
+            "inbound_list",
+            items=[{"number": i.number, "state": i.state_label} for i in items],
+            more=listing.total - len(items),
+            web_url=config.web_url,
+        )
+
+    # Every open request if they fit, else as many as fit and "N more" with the web address.
+    candidates = [text(keep) for keep in range(len(listing.items), 0, -1)] or [text(0)]
+    complete, lossy = candidates[:1], candidates[1:]
+    return _fit(config, *complete, lossy=lossy)
+
+
+async def _help(
+    services: Services, config: InboundConfig, sender: Sender, cmd: Help, mo: MoMessage, now: datetime
+) -> str | None:
+    return help_text(config)
+
+
+def help_text(config: InboundConfig) -> str:
+    return _fit(config, render("inbound_help", minimum=config.min_chars))
+
+
+async def _too_short(
+    services: Services,
+    config: InboundConfig,
+    sender: Sender,
+    cmd: FilingTooShort,
+    mo: MoMessage,
+    now: datetime,
+) -> str | None:
+    return _fit(config, render("inbound_too_short", minimum=cmd.minimum, keyword=FILING_KEYWORDS[cmd.kind]))
+
+
+async def _file(
+    services: Services, config: InboundConfig, sender: Sender, cmd: Filing, mo: MoMessage, now: datetime
+) -> str | None:
+    outcome = await answers.file_request(
+        services, sender.muhtar_ids, cmd.kind, cmd.text, Channel.SMS, mo.mo_id
+    )
+    return filing_text(outcome, config)
+
+
+def filing_text(outcome: answers.FilingOutcome, config: InboundConfig) -> str:
+    if isinstance(outcome, answers.Filed):
+        return _fit(config, render("inbound_filed", number=outcome.number, kind=KIND_LABELS[outcome.kind]))
+    if isinstance(outcome, answers.Refused):
+        return _fit(config, render("inbound_filing_failed", message=outcome.message))
+    return _fit(config, render("inbound_ambiguous_phone", web_url=config.web_url))
+
+
+#: Command type -> the function that answers it.
+HANDLERS: dict[type[Command], Handler] = {
+    QueryRequest: _query,
+    ListOpen: _list,
+    Help: _help,
+    FilingTooShort: _too_short,
+    Filing: _file,
+}
