@@ -36,16 +36,19 @@ class _Bar:
     def __init__(self, stream: TextIO, min_interval_s: float) -> None:
         self.stream, self.min_interval_s = stream, min_interval_s
         self.at, self.stage = 0.0, ""
+        # Redrawing in place only makes sense on a terminal; a log file gets each stage's final line.
+        self.live = stream.isatty()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         finished = done >= total
-        if not finished and stage == self.stage and now - self.at < self.min_interval_s:
+        if not finished and (not self.live or (stage == self.stage and now - self.at < self.min_interval_s)):
             return
         self.at, self.stage = now, stage
         filled = BAR_WIDTH * done // total if total else BAR_WIDTH
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        self.stream.write(f"\r{stage:<11} [{bar}] {done:>6}/{total}")
+        start = "\r" if self.live else ""
+        self.stream.write(f"{start}{stage:<11} [{bar}] {done:>6}/{total}")
         if finished:
             self.stream.write("\n")
         self.stream.flush()
@@ -56,7 +59,7 @@ def progress_bar(stream: TextIO, min_interval_s: float = 0.1) -> Progress:
     return _Bar(stream, min_interval_s)
 
 
-def _database_failure(err: TextIO, what: str, exc: SQLAlchemyError) -> int:
+def _database_failure(err: TextIO, what: str, exc: SQLAlchemyError | OSError) -> int:
     orig = getattr(exc, "orig", None)
     kind = type(orig).__name__ if orig is not None else type(exc).__name__
     log.error("%s failed: database error %s; nothing was written", what, kind)
@@ -72,7 +75,7 @@ async def registry_load_command(engine: AsyncEngine, out: TextIO, err: TextIO) -
     except RegistryDataError as exc:
         err.write(f"registry load failed: {exc}\n")
         return EXIT_FAILED
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the server cannot be reached
         return _database_failure(err, "registry load", exc)
     out.write(f"registry loaded: {report.summary()}\n")
     return EXIT_OK
@@ -92,7 +95,7 @@ async def muhtar_import_command(engine: AsyncEngine, path: Path, out: TextIO, er
         return EXIT_UNREADABLE
     try:
         report = await import_muhtars(engine, parsed, now or datetime.now(UTC))
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the server cannot be reached
         return _database_failure(err, "muhtar import", exc)
     for error in report.errors:
         err.write(f"{path}: {error}\n")
