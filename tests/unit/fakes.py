@@ -11,8 +11,8 @@ The fakes keep the same contract as the SQL adapters:
 - events go to ``store.outbox`` only when the transaction commits;
 - request numbers come from a counter that, like a database sequence, is not rolled back.
 
-Reads and the number counter yield to the event loop once, so tests can interleave two units of work with
-``asyncio.gather`` the way two web requests interleave.
+Reads and the number counter yield to the event loop once after reading, so tests can interleave two units
+of work with ``asyncio.gather`` the way two web requests interleave.
 """
 
 from __future__ import annotations
@@ -79,12 +79,12 @@ class FakeRequestRepository(AbstractRequestRepository):
         self.staged: dict[str, Request] = {}
 
     async def _get_by_number(self, number: int) -> Request | None:
-        await asyncio.sleep(0)
         committed = self.store.by_number(number)
         if committed is None:
             return None
         request = copy.deepcopy(committed)
         self._loaded[request.id] = (request.version, len(request.movements))
+        await asyncio.sleep(0)  # what was read may change before this transaction commits
         return request
 
     async def save(self, request: Request) -> None:
@@ -106,13 +106,14 @@ class FakeRequestRepository(AbstractRequestRepository):
         self.staged[request.id] = snapshot
 
     async def next_number(self) -> int:
-        await asyncio.sleep(0)
         self.store.last_number += 1
-        return self.store.last_number
+        number = self.store.last_number
+        await asyncio.sleep(0)
+        return number
 
     async def number_for_idempotency_key(self, key: str, muhtar_id: str) -> int | None:
-        await asyncio.sleep(0)
         request_id = self.store.idempotency_keys.get(key)
+        await asyncio.sleep(0)
         if request_id is None:
             return None
         request = self.store.requests[request_id]

@@ -65,12 +65,17 @@ async def file_request(cmd: commands.FileRequest, uow: AbstractUnitOfWork, ctx: 
     """File a request; the same idempotency key (a double click, back + resend) gives the same number."""
     try:
         return await _file_request(cmd, uow, ctx)
-    except DuplicateSubmission:
+    except DuplicateSubmission as exc:
         async with uow:
             assert cmd.idempotency_key is not None
             existing = await uow.requests.number_for_idempotency_key(cmd.idempotency_key, cmd.muhtar_id)
         if existing is None:
-            raise
+            # The key is unique on its own: another muhtar's submission holds it (a reused or forged form
+            # token, not a double click). A clear refusal, not a crash.
+            logger.warning("filing refused: idempotency key already belongs to another muhtar's request")
+            raise ValidationFailed(
+                "Bu başvuru formu daha önce kullanılmış. Lütfen formu yeniden açıp tekrar gönderin."
+            ) from exc
         return existing
 
 
