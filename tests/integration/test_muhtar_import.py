@@ -201,6 +201,17 @@ async def test_a_failure_while_writing_leaves_nothing_written(
         assert await conn.scalar(select(func.count()).select_from(muhtars)) == 0
 
 
+async def test_before_the_registry_is_loaded_every_row_says_so(engine: AsyncEngine, tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(muhtars_csv(_people(["M-1", "K-2"], 2)), encoding="utf-8")
+    exit_code, _, err = await _run(engine, path)
+    assert exit_code == 1
+    assert err.splitlines() == [
+        f"{path}: line {n}: unknown muhtarlık code {code} (the registry is empty: run muhtar registry load first)"
+        for n, code in ((2, "M-1"), (3, "K-2"))]
+    assert await _rows(engine) == {}
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

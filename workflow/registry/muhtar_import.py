@@ -73,11 +73,12 @@ async def _read_state(conn: AsyncConnection) -> tuple[dict[str, int], dict[str, 
 def _plan(parsed: ParsedFile, codes: dict[str, int], existing: dict[str, Existing],
           errors: list[RowError]) -> _Plan:
     rows: list[tuple[MuhtarRow, int]] = []
+    hint = "" if codes else " (the registry is empty: run muhtar registry load first)"
     for row in parsed.rows:
         if row.muhtarlik_code in codes:
             rows.append((row, codes[row.muhtarlik_code]))
         else:
-            errors.append(RowError(row.line, f"unknown muhtarlık code {row.muhtarlik_code}"))
+            errors.append(RowError(row.line, f"unknown muhtarlık code {row.muhtarlik_code}{hint}"))
     # Rejecting a row for its phone can keep another muhtar active, whose phone may then clash with a
     # further row: repeat until nothing changes (in practice one or two rounds).
     while True:
