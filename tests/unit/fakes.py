@@ -155,6 +155,9 @@ class FakeDirectory(AbstractDirectory):
 
 
 class FakeUnitOfWork(AbstractUnitOfWork):
+    requests: FakeRequestRepository
+    directory: FakeDirectory
+
     def __init__(self, store: FakeStore, directory: FakeDirectory) -> None:
         self.store = store
         self.directory = directory
