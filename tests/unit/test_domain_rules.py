@@ -111,6 +111,9 @@ DESCRIPTIONS_ACCEPTED = [
     ("ş" * 4000, "ş" * 4000),  # the maximum, in Turkish letters
     ("  " + "ı" * 20 + "\n\n", "ı" * 20),  # surrounding blanks are trimmed
     ("satır bir\r\nsatır iki ve üç", "satır bir\nsatır iki ve üç"),  # Windows line ends normalised
+    ("satır bir\rsatır iki ve üç", "satır bir\nsatır iki ve üç"),  # a lone CR too
+    ("su\x00 kesintisi\x07 üç gündür\x1b sürüyor", "su kesintisi üç gündür sürüyor"),  # control characters
+    ("sütun\tbir\tiki\tüç\tdört", "sütun\tbir\tiki\tüç\tdört"),  # tabs stay
 ]
 
 DESCRIPTIONS_REFUSED = [
@@ -119,6 +122,8 @@ DESCRIPTIONS_REFUSED = [
     ("a" * 19, "one short"),
     ("   " + "a" * 19 + "   ", "short once trimmed"),
     ("a" * 4001, "one too long"),
+    ("\x00" * 25, "only NUL characters (PostgreSQL text cannot hold them)"),
+    ("\x00" * 10 + "a" * 19, "short once control characters are dropped"),
 ]
 
 

@@ -167,8 +167,13 @@ class Assignment:
         return self.is_open and now > self.due_at
 
 
+#: C0 control characters and DEL, except tab and newline: dropped from every text. They mean nothing on a
+#: screen or in an SMS, and PostgreSQL text cannot hold NUL at all (the insert would fail after validation).
+_CONTROL_CHARACTERS = dict.fromkeys([*(c for c in range(32) if c not in (9, 10)), 127])
+
+
 def _clean(text: str | None) -> str:
-    return (text or "").replace("\r\n", "\n").strip()
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_CHARACTERS).strip()
 
 
 def _require_text(text: str | None, *, what: str, minimum: int, maximum: int = NOTE_MAX) -> str:
