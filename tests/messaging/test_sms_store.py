@@ -1,0 +1,226 @@
+"""SMS records on SQLite and PostgreSQL: queue_sms with its outbox row, MOs once per mo_id, status and receipts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from workflow.adapters.orm import outbox
+from workflow.messaging.bus import Reject
+from workflow.messaging.envelope import SCHEMAS, check_payload
+from workflow.messaging.idempotency import first_time
+from workflow.messaging.sms_receipts import (
+    count_pending_receipts,
+    derive_state,
+    purge_pending_receipts,
+    record_status,
+)
+from workflow.messaging.sms_store import queue_sms, record_mo, sms_messages, sms_parts, sms_pending_receipts
+
+pytestmark = pytest.mark.integration
+
+PHONE = "+905321234567"
+AT = "2026-11-25T10:00:00+00:00"
+
+
+async def new_sms(engine: AsyncEngine) -> str:
+    async with engine.begin() as conn:
+        return await queue_sms(conn, PHONE, "Merhaba", "notice")
+
+
+async def test_queue_sms_writes_the_row_and_its_outbox_message_together(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        sms_id = await queue_sms(conn, PHONE, "Talebiniz alındı", "confirmation")
+    async with engine.connect() as conn:
+        sms = (await conn.execute(select(sms_messages))).mappings().one()
+        row = (await conn.execute(select(outbox))).mappings().one()
+    assert (sms["id"], sms["state"], sms["direction"], sms["purpose"]) == (
+        sms_id,
+        "queued",
+        "out",
+        "confirmation",
+    )
+    assert (row["topic"], row["schema"], row["schema_version"], row["ordering_key"]) == (
+        "sms.outbound",
+        "sms.outbound",
+        1,
+        sms_id,
+    )
+    payload = json.loads(row["payload"])
+    assert payload == {"sms_id": sms_id, "to": PHONE, "text": "Talebiniz alındı"}
+    check_payload(SCHEMAS[("sms.outbound", 1)], payload, "sms.outbound v1")  # what the gateway will accept
+
+
+async def test_queue_sms_rolls_back_with_the_callers_transaction(engine: AsyncEngine) -> None:
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as conn:
+            await queue_sms(conn, PHONE, "x", "otp")
+            raise RuntimeError("the caller's change failed")
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(sms_messages))).scalar_one() == 0
+        assert (await conn.execute(select(func.count()).select_from(outbox))).scalar_one() == 0
+
+
+@pytest.mark.parametrize(("purpose", "text"), [("gossip", "x"), ("otp", "")])
+async def test_queue_sms_refuses_bad_input(engine: AsyncEngine, purpose: str, text: str) -> None:
+    async with engine.begin() as conn:
+        with pytest.raises(ValueError):
+            await queue_sms(conn, PHONE, text, purpose)
+
+
+async def test_an_mo_is_recorded_once_per_mo_id(engine: AsyncEngine) -> None:
+    received = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    async with engine.begin() as conn:
+        first = await record_mo(conn, "mo-1", PHONE, "TALEP 12", received)
+    async with engine.begin() as conn:
+        again = await record_mo(conn, "mo-1", PHONE, "TALEP 12", received)
+    assert first == again and first[1] == "received"
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(sms_messages))).scalar_one() == 1
+
+
+async def test_processed_message_ids_are_remembered_per_consumer(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        assert await first_time(conn, "a", "m1")
+        assert not await first_time(conn, "a", "m1")
+        assert await first_time(conn, "b", "m1")
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as conn:
+            assert await first_time(conn, "a", "m2")
+            raise RuntimeError("the work failed, so the id must not stay recorded")
+    async with engine.begin() as conn:
+        assert await first_time(conn, "a", "m2")
+
+
+def ok(index: int, smsc: str, count: int = 1) -> dict[str, Any]:
+    return {"kind": "submit_ok", "part_index": index, "part_count": count, "smsc_message_id": smsc, "at": AT}
+
+
+def dlr(smsc: str, state: str) -> dict[str, Any]:
+    return {
+        "kind": "dlr",
+        "sms_id": None,
+        "part_index": None,
+        "part_count": None,
+        "smsc_message_id": smsc,
+        "dlr_state": state,
+        "at": AT,
+    }
+
+
+def failed(index: int) -> dict[str, Any]:
+    return {
+        "kind": "submit_failed",
+        "part_index": index,
+        "part_count": 1,
+        "smsc_message_id": None,
+        "smpp_status": "ESME_RINVDSTADR",
+        "error": "invalid destination",
+        "at": AT,
+    }
+
+
+# (case, statuses in arrival order, expected SMS state, expected part states by index)
+SEQUENCES: list[tuple[str, list[dict[str, Any]], str, dict[int, str]]] = [
+    ("submitted", [ok(0, "A")], "submitted", {0: "submitted"}),
+    ("delivered", [ok(0, "A"), dlr("A", "DELIVRD")], "delivered", {0: "delivered"}),
+    ("receipt before submit result", [dlr("A", "DELIVRD"), ok(0, "A")], "delivered", {0: "delivered"}),
+    (
+        "two parts, one delivered",
+        [ok(0, "A", 2), ok(1, "B", 2), dlr("A", "DELIVRD")],
+        "submitted",
+        {0: "delivered", 1: "submitted"},
+    ),
+    (
+        "two parts delivered",
+        [ok(0, "A", 2), ok(1, "B", 2), dlr("B", "DELIVRD"), dlr("A", "DELIVRD")],
+        "delivered",
+        {0: "delivered", 1: "delivered"},
+    ),
+    (
+        "one part undelivered",
+        [ok(0, "A", 2), ok(1, "B", 2), dlr("A", "DELIVRD"), dlr("B", "UNDELIV")],
+        "failed",
+        {0: "delivered", 1: "failed"},
+    ),
+    ("expired", [ok(0, "A"), dlr("A", "EXPIRED")], "expired", {0: "expired"}),
+    ("rejected by the SMSC", [failed(0)], "failed", {0: "failed"}),
+    ("intermediate report", [ok(0, "A"), dlr("A", "ACCEPTD")], "submitted", {0: "submitted"}),
+    (
+        "late contrary report",
+        [ok(0, "A"), dlr("A", "DELIVRD"), dlr("A", "UNDELIV")],
+        "delivered",
+        {0: "delivered"},
+    ),
+    ("repeated submit result", [ok(0, "A"), dlr("A", "DELIVRD"), ok(0, "A")], "delivered", {0: "delivered"}),
+]
+
+
+@pytest.mark.parametrize(("case", "statuses", "state", "parts"), SEQUENCES, ids=[s[0] for s in SEQUENCES])
+async def test_status_sequences(
+    engine: AsyncEngine, case: str, statuses: list[dict[str, Any]], state: str, parts: dict[int, str]
+) -> None:
+    sms_id = await new_sms(engine)
+    for status in statuses:
+        async with engine.begin() as conn:
+            await record_status(conn, {**status, "sms_id": sms_id} if status["kind"] != "dlr" else status)
+    async with engine.connect() as conn:
+        got = (
+            await conn.execute(select(sms_messages.c.state).where(sms_messages.c.id == sms_id))
+        ).scalar_one()
+        rows = (await conn.execute(select(sms_parts.c.part_index, sms_parts.c.state))).all()
+        got_parts = {index: part_state for index, part_state in rows}
+        pending = await count_pending_receipts(conn)
+    assert (got, got_parts, pending) == (state, parts, 0), case
+
+
+BAD_STATUSES: list[tuple[str, dict[str, Any]]] = [
+    ("unknown kind", {"kind": "exploded", "at": AT}),
+    ("submit_ok without smsc id", {**ok(0, ""), "sms_id": "SELF"}),
+    ("submit_ok for an unknown SMS", {**ok(0, "A"), "sms_id": "nope"}),
+    ("dlr without state", dlr("A", "")),
+    ("bad timestamp", {**ok(0, "A"), "sms_id": "SELF", "at": "yesterday"}),
+]
+
+
+@pytest.mark.parametrize(("case", "status"), BAD_STATUSES, ids=[b[0] for b in BAD_STATUSES])
+async def test_impossible_statuses_are_rejected(
+    engine: AsyncEngine, case: str, status: dict[str, Any]
+) -> None:
+    sms_id = await new_sms(engine)
+    if status.get("sms_id") == "SELF":
+        status = {**status, "sms_id": sms_id}
+    async with engine.begin() as conn:
+        with pytest.raises(Reject):
+            await record_status(conn, status)
+
+
+async def test_unclaimed_receipts_are_kept_a_day_then_purged(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await record_status(conn, dlr("ORPHAN", "DELIVRD"))
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        assert await purge_pending_receipts(conn, now + timedelta(hours=24)) == 0
+        assert await purge_pending_receipts(conn, now + timedelta(hours=49)) == 1
+        assert (await conn.execute(select(func.count()).select_from(sms_pending_receipts))).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("part_count", "states", "expected"),
+    [
+        (None, [], "queued"),
+        (2, ["submitted"], "submitted"),
+        (2, ["delivered"], "submitted"),
+        (2, ["delivered", "delivered"], "delivered"),
+        (None, ["delivered"], "submitted"),  # unknown part count: never claim delivery
+        (2, ["delivered", "expired"], "expired"),
+        (2, ["expired", "failed"], "failed"),
+    ],
+)
+def test_derive_state(part_count: int | None, states: list[str], expected: str) -> None:
+    assert derive_state(part_count, states) == expected
