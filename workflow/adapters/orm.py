@@ -6,6 +6,8 @@ definitions are what queries are written against and must match the migrations.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,6 +23,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
     naming_convention={
@@ -36,8 +40,32 @@ metadata = MetaData(
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def utc_datetime() -> DateTime:
-    return DateTime(timezone=True)
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out on every database.
+
+    PostgreSQL keeps the zone (timestamptz); SQLite stores text without one and hands back naive values,
+    which would then fail to compare with aware ones: UTC is attached on the way out, and a naive value
+    on the way in is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_datetime() -> UTCDateTime:
+    return UTCDateTime()
 
 
 units = Table(

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from workflow.adapters.orm import BigId, metadata
+from workflow.adapters.orm import BigId, metadata, utc_datetime
 from workflow.messaging.bus import Bus, DeadLetter, PublishFailed
 from workflow.messaging.envelope import peek_ids
 
@@ -44,9 +43,9 @@ dead_letters = Table(
     Column("body", LargeBinary, nullable=False),
     Column("reason", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
-    Column("dead_at", DateTime(timezone=True), nullable=False),
-    Column("replay_requested_at", DateTime(timezone=True), nullable=True),
-    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Column("dead_at", utc_datetime(), nullable=False),
+    Column("replay_requested_at", utc_datetime(), nullable=True),
+    Column("replayed_at", utc_datetime(), nullable=True),
     Index("ix_dead_letters_queue_dead_at", "queue", "dead_at"),
     Index("ix_dead_letters_replay", "replayed_at", "replay_requested_at"),
 )

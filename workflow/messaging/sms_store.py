@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -27,7 +26,7 @@ from sqlalchemy import (
     select,
 )
 
-from workflow.adapters.orm import BigId, metadata
+from workflow.adapters.orm import BigId, metadata, utc_datetime
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.outbox import Executor, add_to_outbox
 
@@ -51,8 +50,8 @@ sms_messages = Table(
     Column("reply_to_id", String(32), ForeignKey("sms_messages.id"), nullable=True),
     # The gateway's stable id of an MO, so an SMSC redelivery is recorded once.
     Column("mo_id", String(64), nullable=True, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", utc_datetime(), nullable=False),
+    Column("updated_at", utc_datetime(), nullable=False),
     Index("ix_sms_messages_request", "request_id"),
     Index("ix_sms_messages_phone_created", "phone_e164", "created_at"),
     Index("ix_sms_messages_state_created", "state", "created_at"),
@@ -66,8 +65,8 @@ sms_parts = Table(
     Column("part_index", Integer, nullable=False),
     Column("smsc_message_id", String(64), nullable=True),
     Column("state", String(10), nullable=False),  # submitted, delivered, failed, expired
-    Column("submitted_at", DateTime(timezone=True), nullable=True),
-    Column("dlr_at", DateTime(timezone=True), nullable=True),
+    Column("submitted_at", utc_datetime(), nullable=True),
+    Column("dlr_at", utc_datetime(), nullable=True),
     Column("dlr_state", String(10), nullable=True),
     Column("error", Text, nullable=True),
     UniqueConstraint("sms_id", "part_index", name="uq_sms_parts_sms_part"),
@@ -81,8 +80,8 @@ sms_pending_receipts = Table(
     Column("smsc_message_id", String(64), nullable=False),
     Column("dlr_state", String(10), nullable=False),
     Column("error", Text, nullable=True),
-    Column("dlr_at", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("dlr_at", utc_datetime(), nullable=False),
+    Column("received_at", utc_datetime(), nullable=False),
     Index("ix_sms_pending_receipts_smsc_message_id", "smsc_message_id"),
     Index("ix_sms_pending_receipts_received_at", "received_at"),
 )
