@@ -136,3 +136,33 @@ def _cut(text: str, mode: str, max_segments: int) -> str:
         else:
             high = middle - 1
     return text[:low].rstrip() + "..."
+
+
+# --- USSD screens -------------------------------------------------------------------------------------
+
+#: A USSD screen holds at most this many characters, or the lower figure when it needs UCS-2.
+SCREEN_GSM7: Final = 160
+SCREEN_UCS2: Final = 80
+
+
+def render_screen(name: str, **context: Any) -> str:
+    """Render a USSD screen template keeping its line breaks (one item per line on the phone)."""
+    text = environment().get_template(f"{name}.txt").render(**context)
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def screen_fits(text: str) -> bool:
+    return len(text) <= (SCREEN_GSM7 if is_gsm7(text) else SCREEN_UCS2)
+
+
+def fit_screen(candidates: Sequence[str]) -> str:
+    """The first candidate that fits a USSD screen, as written or in GSM 7-bit letters; else cut."""
+    for text in candidates:
+        for variant in (text, gsm_forms(text)):
+            if screen_fits(variant):
+                return variant
+    logger.warning("USSD screen too long even shortened; cutting it")
+    text = gsm_forms(candidates[-1])
+    limit = SCREEN_GSM7 if is_gsm7(text) else SCREEN_UCS2
+    return text[: limit - 3].rstrip() + "..."
