@@ -246,13 +246,7 @@ class Request:
     ) -> Request:
         if muhtar.kind is not ActorKind.MUHTAR:
             raise NotAllowed("Talebi yalnızca muhtar oluşturabilir.")
-        try:
-            kind = RequestKind(kind)
-        except ValueError:
-            raise ValidationFailed(
-                "Başvuru türü şikâyet, istek, ihbar veya görüş ve öneri olmalıdır."
-            ) from None
-        text = _require_text(description, what="Açıklama", minimum=DESCRIPTION_MIN, maximum=DESCRIPTION_MAX)
+        kind, text = cls.check_filing(kind, description)
         request = cls(
             id=request_id or uuid4().hex,
             number=number,
@@ -269,6 +263,19 @@ class Request:
             )
         )
         return request
+
+    @staticmethod
+    def check_filing(kind: RequestKind | str, description: str) -> tuple[RequestKind, str]:
+        """Validate a filing before a request number is drawn for it (numbers are never reused)."""
+        try:
+            kind = RequestKind(kind)
+        except ValueError:
+            raise ValidationFailed(
+                "Başvuru türü şikâyet, istek, ihbar veya görüş ve öneri olmalıdır."
+            ) from None
+        return kind, _require_text(
+            description, what="Açıklama", minimum=DESCRIPTION_MIN, maximum=DESCRIPTION_MAX
+        )
 
     # ------------------------------------------------------------ derived state
     @property

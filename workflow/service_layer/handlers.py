@@ -35,6 +35,8 @@ async def staff_actor(uow: AbstractUnitOfWork, user_id: str) -> Actor:
     actor = await uow.directory.staff_actor(user_id)
     if actor is None:
         raise NotAllowed("Oturumunuz geçersiz. Lütfen yeniden giriş yapın.")
+    if actor.unit is None or not actor.unit.active:
+        raise NotAllowed("Biriminiz etkin değil; talepler üzerinde işlem yapamazsınız.")
     if actor.role is StaffRole.ADMIN and not actor.is_migm:
         # Administrators manage accounts and the registry; they do not act on requests.
         raise NotAllowed("Yönetici hesapları talepler üzerinde işlem yapamaz.")
@@ -92,6 +94,7 @@ async def _file_request(cmd: commands.FileRequest, uow: AbstractUnitOfWork, ctx:
             channel = Channel(cmd.channel)
         except ValueError:
             raise ValidationFailed("Bilinmeyen başvuru kanalı.") from None
+        Request.check_filing(cmd.kind, cmd.description)
         number = await uow.requests.next_number()
         request = Request.file(
             number=number,
