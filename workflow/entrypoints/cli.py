@@ -45,37 +45,52 @@ class Command:
 
 CommandTable = Mapping[tuple[str, ...], Command]
 
-# Rows still to come from their owners (the lead adds them when the modules exist):
-#   ("migrate",), ("registry", "load"), ("muhtars", "import"), ("users", "create"), ("demo-seed",), ("run",),
-#   ("workflow",), ("gateway",), ("web",), ("dlq", "list"), ("dlq", "show"), ("dlq", "replay").
+# Still to come from its owner: ("gateway",).
 COMMANDS: dict[tuple[str, ...], Command] = {
-    ("migrate",): Command("workflow.entrypoints.admin_commands:migrate_command", "create or upgrade the database schema"),
+    ("migrate",): Command(
+        "workflow.entrypoints.admin_commands:migrate_command", "create or upgrade the database schema"
+    ),
     ("users", "create"): Command(
         "workflow.entrypoints.admin_commands:users_create",
         "create a staff user (password prompted, or --password-stdin)",
         "workflow.entrypoints.admin_commands:users_create_arguments",
     ),
-    ("registry", "load"): Command("workflow.registry.commands:registry_load", "load or update units and muhtarlıks"),
+    ("registry", "load"): Command(
+        "workflow.registry.commands:registry_load", "load or update units and muhtarlıks"
+    ),
     ("muhtars", "import"): Command(
-        "workflow.registry.commands:muhtars_import", "import muhtars from a CSV file (tckn, name, phone, muhtarlik)",
+        "workflow.registry.commands:muhtars_import",
+        "import muhtars from a CSV file (tckn, name, phone, muhtarlik)",
         "workflow.registry.commands:muhtars_import_arguments",
     ),
     ("demo-seed",): Command(
-        "workflow.entrypoints.demo_seed:demo_seed", "load the registry and the demo muhtars, staff and requests"
+        "workflow.entrypoints.demo_seed:demo_seed",
+        "load the registry and the demo muhtars, staff and requests",
+    ),
+    ("run",): Command(
+        "workflow.entrypoints.run:run",
+        "run the whole system in one process (the embedded default of `make run`)",
+    ),
+    ("web",): Command(
+        "workflow.entrypoints.run:run_web", "run the web server alone (production: one of several processes)"
     ),
     ("workflow",): Command(
-        "workflow.entrypoints.workflow_service:run", "run the workflow service (event, SMS consumers and outbox relay)"
+        "workflow.entrypoints.workflow_service:run",
+        "run the workflow service (event, SMS consumers and outbox relay)",
     ),
     ("dlq", "list"): Command(
-        "workflow.messaging.dlq_commands:list_command", "list parked (dead-lettered) messages",
+        "workflow.messaging.dlq_commands:list_command",
+        "list parked (dead-lettered) messages",
         "workflow.messaging.dlq_commands:list_arguments",
     ),
     ("dlq", "show"): Command(
-        "workflow.messaging.dlq_commands:show_command", "show one dead letter (personal data masked)",
+        "workflow.messaging.dlq_commands:show_command",
+        "show one dead letter (personal data masked)",
         "workflow.messaging.dlq_commands:show_arguments",
     ),
     ("dlq", "replay"): Command(
-        "workflow.messaging.dlq_commands:replay_command", "send dead letters back to their queue",
+        "workflow.messaging.dlq_commands:replay_command",
+        "send dead letters back to their queue",
         "workflow.messaging.dlq_commands:replay_arguments",
     ),
     ("config", "check"): Command(
@@ -140,7 +155,9 @@ def _run(command: Command, path: tuple[str, ...], settings: Settings, args: argp
         # the full traceback at DEBUG (MUHTAR_LOGGING_LEVEL=DEBUG) for the operator who asks for it.
         logger.debug("command %r failed", name, exc_info=True)
         logger.error(
-            "command %r failed: %s (set MUHTAR_LOGGING_LEVEL=DEBUG for the traceback)", name, type(exc).__name__
+            "command %r failed: %s (set MUHTAR_LOGGING_LEVEL=DEBUG for the traceback)",
+            name,
+            type(exc).__name__,
         )
         return 1
     if not isinstance(result, int) or isinstance(result, bool):
@@ -203,7 +220,11 @@ def build_parser(table: CommandTable, selected: tuple[str, ...] | None) -> argpa
 
 def _add_config_option(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
-        "--config", type=Path, default=default, metavar="FILE", help="TOML settings file (overrides MUHTAR_CONFIG)"
+        "--config",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="TOML settings file (overrides MUHTAR_CONFIG)",
     )
 
 

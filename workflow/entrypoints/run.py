@@ -100,3 +100,26 @@ async def run(settings: Settings, _args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stopping.set)
     return await run_system(settings, stopping)
+
+
+async def run_web(settings: Settings, _args: argparse.Namespace) -> int:
+    """`muhtar web`: the web server alone; the outbox rows it commits are published by `muhtar workflow`."""
+    from webui.server import start_web
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stopping.set)
+    engine = create_engine(
+        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    try:
+        services = bootstrap(settings, engine=engine)
+        web = await start_web(settings, engine, services.commands)
+        print(f"web: {settings.web.base_url}", file=sys.stderr, flush=True)
+        await stopping.wait()
+        await web.stop()
+    finally:
+        await engine.dispose()
+    return 0
