@@ -8,109 +8,61 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from uuid import uuid4
 
 from workflow.domain import events
 from workflow.domain.errors import InvalidState, NotAllowed, ValidationFailed
 from workflow.domain.units import ROUTING_TARGETS, SUB_UNIT_KINDS, Actor, ActorKind, UnitKind, UnitRef
-
-DESCRIPTION_MIN = 20
-DESCRIPTION_MAX = 4000
-NOTE_MAX = 4000
-REASON_MIN = 5
-
-
-class RequestKind(StrEnum):
-    SIKAYET = "sikayet"
-    ISTEK = "istek"
-    IHBAR = "ihbar"
-    GORUS_ONERI = "gorus_oneri"
-
-
-KIND_LABELS: dict[RequestKind, str] = {
-    RequestKind.SIKAYET: "Şikâyet",
-    RequestKind.ISTEK: "İstek",
-    RequestKind.IHBAR: "İhbar",
-    RequestKind.GORUS_ONERI: "Görüş ve Öneri",
-}
-
-
-class Channel(StrEnum):
-    WEB = "web"
-    SMS = "sms"
-    USSD = "ussd"
-
-
-class Priority(StrEnum):
-    DUSUK = "dusuk"
-    NORMAL = "normal"
-    YUKSEK = "yuksek"
-    ACIL = "acil"
-
-
-PRIORITY_LABELS: dict[Priority, str] = {
-    Priority.DUSUK: "Düşük",
-    Priority.NORMAL: "Normal",
-    Priority.YUKSEK: "Yüksek",
-    Priority.ACIL: "Acil",
-}
-#: For sorting: higher is more urgent.
-PRIORITY_RANK: dict[Priority, int] = {
-    Priority.DUSUK: 0,
-    Priority.NORMAL: 1,
-    Priority.YUKSEK: 2,
-    Priority.ACIL: 3,
-}
-
-
-class RequestState(StrEnum):
-    """The muhtar-facing state."""
-
-    BEKLEYEN = "bekleyen"
-    YONLENDIRILEN = "yonlendirilen"
-    SONUCLANAN = "sonuclanan"
-
-
-STATE_LABELS: dict[RequestState, str] = {
-    RequestState.BEKLEYEN: "Bekleyen",
-    RequestState.YONLENDIRILEN: "Yönlendirilen",
-    RequestState.SONUCLANAN: "Sonuçlanan",
-}
-
-
-class AssignmentState(StrEnum):
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    FORWARDED = "forwarded"
-    COMPLETED = "completed"
-    HANDED_BACK = "handed_back"
-
-
-OPEN_ASSIGNMENT_STATES = frozenset(
-    {AssignmentState.NEW, AssignmentState.IN_PROGRESS, AssignmentState.FORWARDED}
+from workflow.domain.vocabulary import (
+    ASSIGNMENT_STATE_LABELS as ASSIGNMENT_STATE_LABELS,
+)
+from workflow.domain.vocabulary import (
+    DESCRIPTION_MAX as DESCRIPTION_MAX,
 )
 
-ASSIGNMENT_STATE_LABELS: dict[AssignmentState, str] = {
-    AssignmentState.NEW: "Yeni",
-    AssignmentState.IN_PROGRESS: "İşlemde",
-    AssignmentState.FORWARDED: "Alt birimlerde",
-    AssignmentState.COMPLETED: "Tamamlandı",
-    AssignmentState.HANDED_BACK: "İade edildi",
-}
-
-
-class Action(StrEnum):
-    FILED = "filed"
-    PRIORITY_SET = "priority_set"
-    ROUTED = "routed"
-    TAKEN_ON = "taken_on"
-    FORWARDED = "forwarded"
-    COMPLETED = "completed"
-    HANDED_BACK = "handed_back"
-    HANDBACK_REVIEWED = "handback_reviewed"
-    NOTE = "note"
-    CONCLUDED = "concluded"
+# Re-exported: callers import the vocabulary from the model.
+from workflow.domain.vocabulary import (
+    DESCRIPTION_MIN as DESCRIPTION_MIN,
+)
+from workflow.domain.vocabulary import (
+    KIND_LABELS as KIND_LABELS,
+)
+from workflow.domain.vocabulary import (
+    NOTE_MAX as NOTE_MAX,
+)
+from workflow.domain.vocabulary import (
+    OPEN_ASSIGNMENT_STATES as OPEN_ASSIGNMENT_STATES,
+)
+from workflow.domain.vocabulary import (
+    PRIORITY_LABELS as PRIORITY_LABELS,
+)
+from workflow.domain.vocabulary import (
+    PRIORITY_RANK as PRIORITY_RANK,
+)
+from workflow.domain.vocabulary import (
+    REASON_MIN as REASON_MIN,
+)
+from workflow.domain.vocabulary import (
+    STATE_LABELS as STATE_LABELS,
+)
+from workflow.domain.vocabulary import (
+    Action as Action,
+)
+from workflow.domain.vocabulary import (
+    AssignmentState as AssignmentState,
+)
+from workflow.domain.vocabulary import (
+    Channel as Channel,
+)
+from workflow.domain.vocabulary import (
+    Priority as Priority,
+)
+from workflow.domain.vocabulary import (
+    RequestKind as RequestKind,
+)
+from workflow.domain.vocabulary import (
+    RequestState as RequestState,
+)
 
 
 @dataclass(frozen=True)
