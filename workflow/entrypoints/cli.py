@@ -93,6 +93,13 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "send dead letters back to their queue",
         "workflow.messaging.dlq_commands:replay_arguments",
     ),
+    ("mail", "addresses"): Command(
+        "workflow.mail.commands:addresses_command", "give each muhtar without an e-mail address one"
+    ),
+    ("mail", "export"): Command(
+        "workflow.mail.commands:export_command", "export muhtar e-mail addresses as CSV or LDIF",
+        "workflow.mail.commands:export_arguments",
+    ),
     ("config", "check"): Command(
         "workflow.entrypoints.config_commands:check", "validate the settings and say which mode they select"
     ),
@@ -108,6 +115,7 @@ GROUP_HELP: dict[str, str] = {
     "muhtars": "muhtar records",
     "users": "staff user accounts",
     "dlq": "dead-lettered messages",
+    "mail": "muhtar e-mail addresses and exports",
 }
 
 
