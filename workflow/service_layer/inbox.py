@@ -1,0 +1,475 @@
+"""Staff inboxes (Gelen Kutusu), views (Görünümler) and search, answered by SQL in the database.
+
+MİGM works on requests (``requests.migm_pending``, index ``(migm_pending, created_at)``); every other
+unit works on its assignments (index ``(unit_id, state, assigned_at)``). Each tab is a row of a table
+(``MIGM_TABS``, ``UNIT_TABS``) holding its filter, so the counts and the lists cannot disagree.
+Visibility is the domain's: MİGM sees every request, a unit the requests it has an assignment on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from workflow.adapters import orm
+from workflow.adapters.repository import SqlDirectory
+from workflow.domain.errors import NotAllowed
+from workflow.domain.model import (
+    OPEN_ASSIGNMENT_STATES,
+    PRIORITY_RANK,
+    AssignmentState,
+    Priority,
+    RequestKind,
+    RequestState,
+)
+from workflow.domain.units import Actor, StaffRole
+from workflow.identity import turkish_fold
+from workflow.service_layer.staff_tables import staff_preferences
+
+EXCERPT_LENGTH = 100
+PAGE_SIZES: Final = (10, 20, 50, 100)
+SEARCH_MAX = 100
+SQLITE_FOLD = "mbs_tr_fold"
+
+r, a, m, k = orm.requests, orm.assignments, orm.muhtars, orm.muhtarliks
+
+
+class Sort(StrEnum):
+    NEWEST = "yeni"
+    OLDEST = "eski"
+    PRIORITY = "oncelik"
+
+
+SORT_LABELS: Final[dict[Sort, str]] = {
+    Sort.NEWEST: "Tarih (en yeni önce)",
+    Sort.OLDEST: "Tarih (en eski önce)",
+    Sort.PRIORITY: "Öncelik (en acil önce)",
+}
+
+# Columns a user may show or hide; number is always shown (it is the link).
+COLUMNS: Final[dict[str, str]] = {
+    "date": "Tarih",
+    "kind": "Tür",
+    "priority": "Öncelik",
+    "state": "Durum",
+    "muhtar": "Muhtar",
+    "muhtarlik": "Muhtarlık",
+    "place": "İlçe / İl",
+    "due": "Son Gün",
+    "excerpt": "Açıklama",
+}
+
+
+@dataclass(frozen=True)
+class Preferences:
+    columns: tuple[str, ...] = ("date", "kind", "priority", "state", "muhtarlik", "place", "due", "excerpt")
+    sort: Sort = Sort.NEWEST
+    page_size: int = 20
+
+
+DEFAULT_PREFERENCES: Final = Preferences()
+
+
+class DueStatus(StrEnum):
+    OVERDUE = "overdue"
+    DUE_SOON = "due_soon"
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    key: str
+    label: str
+    where: Callable[[], ColumnElement[bool]]
+    state: AssignmentState | None = None  # a unit's tab: the assignment state it lists
+
+
+def _open_top_level() -> ColumnElement[bool]:
+    top = a.alias("top")
+    return exists().where(
+        top.c.request_id == r.c.id,
+        top.c.parent_id.is_(None),
+        top.c.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
+    )
+
+
+# MİGM's tabs filter requests. migm_pending is narrow (what MİGM must act on), so the EXISTS on the
+# assignments runs only for those few rows.
+MIGM_TABS: Final = (
+    TabSpec("yeni", "Yeni Talepler", lambda: and_(r.c.migm_pending.is_(True), r.c.state == "bekleyen")),
+    TabSpec(
+        "iade",
+        "İade Edilenler",
+        lambda: and_(r.c.migm_pending.is_(True), r.c.state == "yonlendirilen", _open_top_level()),
+    ),
+    TabSpec(
+        "sonuclandirilacak",
+        "Sonuçlandırılacaklar",
+        lambda: and_(r.c.migm_pending.is_(True), r.c.state == "yonlendirilen", ~_open_top_level()),
+    ),
+    TabSpec(
+        "birimlerde", "Birimlerde", lambda: and_(r.c.migm_pending.is_(False), r.c.state == "yonlendirilen")
+    ),
+    TabSpec("tamamlanan", "Tamamlananlar", lambda: r.c.state == "sonuclanan"),
+)
+
+
+def _unit_tab(key: str, label: str, state: AssignmentState) -> TabSpec:
+    return TabSpec(key, label, lambda: a.c.state == state.value, state)
+
+
+# Every other unit's tabs filter its assignments.
+UNIT_TABS: Final = (
+    _unit_tab("yeni", "Yeni", AssignmentState.NEW),
+    _unit_tab("islemde", "İşlemde", AssignmentState.IN_PROGRESS),
+    _unit_tab("alt-birimlerde", "Alt Birimlerde", AssignmentState.FORWARDED),
+    _unit_tab("iade-edilen", "İade Edilenler", AssignmentState.HANDED_BACK),
+    _unit_tab("tamamlanan", "Tamamlananlar", AssignmentState.COMPLETED),
+)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    number: int
+    kind: RequestKind
+    priority: Priority
+    state: RequestState
+    created_at: datetime
+    excerpt: str
+    muhtar_name: str
+    muhtarlik_name: str
+    district_name: str
+    province_name: str
+    assignment_id: str | None = None
+    assignment_state: AssignmentState | None = None
+    assigned_at: datetime | None = None
+    due_at: datetime | None = None
+    due_status: DueStatus | None = None
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[InboxRow]
+    total: int
+    page: int
+    page_size: int
+    tabs: list[Tab] = field(default_factory=list)
+    active_tab: str | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes for timezone-aware columns; they were written as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def due_status(due_at: datetime | None, is_open: bool, now: datetime, due_soon_days: int) -> DueStatus | None:
+    if due_at is None or not is_open:
+        return None
+    if now > due_at:
+        return DueStatus.OVERDUE
+    if due_at - now <= timedelta(days=due_soon_days):
+        return DueStatus.DUE_SOON
+    return None
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_LENGTH else flat[: EXCERPT_LENGTH - 1].rstrip() + "…"
+
+
+async def staff_viewer(engine: AsyncEngine, user_id: str) -> Actor:
+    """The signed-in staff user as the domain sees them (unit, role); refused like a command would be."""
+    async with engine.connect() as conn:
+        actor = await SqlDirectory(conn).staff_actor(user_id)
+    if actor is None:
+        raise NotAllowed("Oturumunuz geçersiz. Lütfen yeniden giriş yapın.")
+    if actor.role is StaffRole.ADMIN and not actor.is_migm:
+        raise NotAllowed("Yönetici hesapları talep listelerini göremez.")
+    return actor
+
+
+def tabs_for(actor: Actor) -> tuple[TabSpec, ...]:
+    return MIGM_TABS if actor.is_migm else UNIT_TABS
+
+
+def _priority_rank() -> ColumnElement[int]:
+    return case({p.value: rank for p, rank in PRIORITY_RANK.items()}, value=r.c.priority, else_=1)
+
+
+def _order(sort: Sort, date_col: Any) -> list[Any]:
+    if sort is Sort.OLDEST:
+        return [date_col.asc(), r.c.number.asc()]
+    if sort is Sort.PRIORITY:
+        return [_priority_rank().desc(), date_col.asc(), r.c.number.asc()]
+    return [date_col.desc(), r.c.number.desc()]
+
+
+def _request_columns() -> list[Any]:
+    return [
+        r.c.number,
+        r.c.kind,
+        r.c.priority,
+        r.c.state,
+        r.c.created_at,
+        r.c.description,
+        m.c.full_name.label("muhtar_name"),
+        k.c.name.label("muhtarlik_name"),
+        k.c.district_name,
+        k.c.province_name,
+    ]
+
+
+def _with_people(query: Select[Any]) -> Select[Any]:
+    return query.join(m, m.c.id == r.c.muhtar_id).join(k, k.c.id == m.c.muhtarlik_id)
+
+
+def _migm_due() -> Any:
+    """The earliest due date among a request's open top-level assignments (MİGM's lists)."""
+    top = a.alias("due")
+    return (
+        select(func.min(top.c.due_at))
+        .where(
+            top.c.request_id == r.c.id,
+            top.c.parent_id.is_(None),
+            top.c.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
+        )
+        .scalar_subquery()
+        .label("due_at")
+    )
+
+
+def _latest_of_unit(unit_id: int) -> ColumnElement[bool]:
+    """Only the unit's latest assignment per request (a re-routed request may have two)."""
+    later = a.alias("later")
+    return ~exists().where(
+        later.c.request_id == a.c.request_id,
+        later.c.unit_id == unit_id,
+        or_(
+            later.c.assigned_at > a.c.assigned_at,
+            and_(later.c.assigned_at == a.c.assigned_at, later.c.id > a.c.id),
+        ),
+    )
+
+
+def _row(row: Any, now: datetime, due_soon_days: int) -> InboxRow:
+    state = AssignmentState(row.assignment_state) if getattr(row, "assignment_state", None) else None
+    due_at = aware(row.due_at)
+    is_open = state in OPEN_ASSIGNMENT_STATES if state is not None else row.state != "sonuclanan"
+    return InboxRow(
+        number=int(row.number),
+        kind=RequestKind(row.kind),
+        priority=Priority(row.priority),
+        state=RequestState(row.state),
+        created_at=aware(row.created_at) or now,
+        excerpt=_excerpt(row.description),
+        muhtar_name=row.muhtar_name,
+        muhtarlik_name=row.muhtarlik_name,
+        district_name=row.district_name,
+        province_name=row.province_name,
+        assignment_id=getattr(row, "assignment_id", None),
+        assignment_state=state,
+        assigned_at=aware(getattr(row, "assigned_at", None)),
+        due_at=due_at,
+        due_status=due_status(due_at, is_open, now, due_soon_days),
+    )
+
+
+def _migm_list(where: ColumnElement[bool]) -> tuple[Select[Any], Select[Any], Any]:
+    rows = _with_people(select(*_request_columns(), _migm_due()).select_from(r)).where(where)
+    total = select(func.count()).select_from(r).where(where)
+    return rows, total, r.c.created_at
+
+
+def _unit_list(unit_id: int, where: ColumnElement[bool]) -> tuple[Select[Any], Select[Any], Any]:
+    columns = [
+        *_request_columns(),
+        a.c.id.label("assignment_id"),
+        a.c.state.label("assignment_state"),
+        a.c.assigned_at,
+        a.c.due_at,
+    ]
+    base = and_(a.c.unit_id == unit_id, where)
+    rows = _with_people(select(*columns).select_from(a).join(r, r.c.id == a.c.request_id)).where(base)
+    total = select(func.count()).select_from(a).where(base)
+    return rows, total, a.c.assigned_at
+
+
+async def _page(
+    conn: AsyncConnection,
+    lists: tuple[Select[Any], Select[Any], Any],
+    sort: Sort,
+    page: int,
+    page_size: int,
+    now: datetime,
+    due_soon_days: int,
+) -> tuple[list[InboxRow], int, int]:
+    rows_q, total_q, date_col = lists
+    total = int((await conn.execute(total_q)).scalar_one())
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    query = rows_q.order_by(*_order(sort, date_col)).limit(page_size).offset((page - 1) * page_size)
+    rows = [_row(row, now, due_soon_days) for row in (await conn.execute(query)).all()]
+    return rows, total, page
+
+
+async def tab_counts(conn: AsyncConnection, actor: Actor) -> list[Tab]:
+    """How many items each tab holds (one grouped query for a unit, one count per tab for MİGM)."""
+    assert actor.unit is not None
+    if actor.is_migm:
+        counts = [
+            int((await conn.execute(select(func.count()).select_from(r).where(t.where()))).scalar_one())
+            for t in MIGM_TABS
+        ]
+        return [Tab(t.key, t.label, n) for t, n in zip(MIGM_TABS, counts, strict=True)]
+    grouped = await conn.execute(
+        select(a.c.state, func.count()).where(a.c.unit_id == actor.unit.id).group_by(a.c.state)
+    )
+    by_state = {state: int(n) for state, n in grouped.all()}
+    return [Tab(t.key, t.label, by_state.get(t.state.value if t.state else "", 0)) for t in UNIT_TABS]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list screen asks for; values come from the URL and are checked by ``parse``."""
+
+    tab: str | None = None
+    sort: Sort = Sort.NEWEST
+    page: int = 1
+    page_size: int = 20
+    search: str = ""
+
+
+async def inbox(
+    engine: AsyncEngine, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int
+) -> Page:
+    """Gelen Kutusu: one tab of the unit's work (the first tab when none or an unknown one is asked)."""
+    specs = tabs_for(actor)
+    spec = next((t for t in specs if t.key == query.tab), specs[0])
+    assert actor.unit is not None
+    async with engine.connect() as conn:
+        tabs = await tab_counts(conn, actor)
+        lists = _migm_list(spec.where()) if actor.is_migm else _unit_list(actor.unit.id, spec.where())
+        rows, total, page = await _page(
+            conn, lists, query.sort, query.page, query.page_size, now, due_soon_days
+        )
+    return Page(rows, total, page, query.page_size, tabs, spec.key)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def _with_turkish_fold(conn: AsyncConnection) -> None:
+    """SQLite's lower() folds ASCII only; give it Turkish-aware folding for searches ("ÖZTÜRK" ~ "Öztürk")."""
+    if conn.dialect.name != "sqlite":
+        return
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.create_function(  # type: ignore[union-attr]
+        SQLITE_FOLD, 1, lambda v: turkish_fold(v) if isinstance(v, str) else v, deterministic=True
+    )
+
+
+def _contains(col: Any, needle: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite":
+        folded: ColumnElement[bool] = getattr(func, SQLITE_FOLD)(col).like(
+            _like(turkish_fold(needle)), escape="\\"
+        )
+        return folded
+    matched: ColumnElement[bool] = col.ilike(_like(needle), escape="\\")
+    return matched
+
+
+def search_filter(text: str, dialect: str = "postgresql") -> ColumnElement[bool]:
+    """Number (exact), description, muhtar name, muhtarlık, ilçe or il (case-insensitive, contains)."""
+    needle = " ".join(text.split())[:SEARCH_MAX]
+    if not needle:
+        return true()
+    matches: list[ColumnElement[bool]] = [
+        _contains(col, needle, dialect)
+        for col in (r.c.description, m.c.full_name, k.c.name, k.c.district_name, k.c.province_name)
+    ]
+    digits = needle.lstrip("#")
+    if digits.isdigit() and len(digits) <= 12:
+        matches.append(r.c.number == int(digits))
+    return or_(*matches) if matches else false()
+
+
+async def views(
+    engine: AsyncEngine, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int
+) -> Page:
+    """Görünümler: every request the unit may see, by date or priority, optionally searched."""
+    assert actor.unit is not None
+    found = search_filter(query.search, engine.dialect.name)
+    if actor.is_migm:
+        rows_q, _, date_col = _migm_list(found)
+        total_q = _with_people(select(func.count()).select_from(r)).where(found)
+    else:
+        unit_id = actor.unit.id
+        visible = and_(_latest_of_unit(unit_id), found)
+        rows_q, _, _ = _unit_list(unit_id, visible)
+        total_q = _with_people(select(func.count()).select_from(a).join(r, r.c.id == a.c.request_id)).where(
+            a.c.unit_id == unit_id, visible
+        )
+        date_col = r.c.created_at
+    async with engine.connect() as conn:
+        await _with_turkish_fold(conn)
+        rows, total, page = await _page(
+            conn, (rows_q, total_q, date_col), query.sort, query.page, query.page_size, now, due_soon_days
+        )
+    return Page(rows, total, page, query.page_size)
+
+
+# --------------------------------------------------------------------------- preferences
+async def preferences(engine: AsyncEngine, user_id: str) -> Preferences:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(select(staff_preferences).where(staff_preferences.c.user_id == user_id))
+        ).first()
+    if row is None:
+        return DEFAULT_PREFERENCES
+    return clean_preferences(json.loads(row.columns), row.sort, row.page_size)
+
+
+def clean_preferences(columns: list[str] | tuple[str, ...], sort: str, page_size: int) -> Preferences:
+    """Unknown values fall back to the defaults (a setting saved by an older version stays usable)."""
+    kept = tuple(dict.fromkeys(c for c in columns if c in COLUMNS))
+    return Preferences(
+        columns=kept,
+        sort=Sort(sort) if sort in Sort._value2member_map_ else DEFAULT_PREFERENCES.sort,
+        page_size=page_size if page_size in PAGE_SIZES else DEFAULT_PREFERENCES.page_size,
+    )
+
+
+async def save_preferences(engine: AsyncEngine, user_id: str, prefs: Preferences, now: datetime) -> None:
+    values = {
+        "columns": json.dumps(list(prefs.columns)),
+        "sort": prefs.sort.value,
+        "page_size": prefs.page_size,
+        "updated_at": now,
+    }
+    async with engine.begin() as conn:
+        updated = await conn.execute(
+            staff_preferences.update().where(staff_preferences.c.user_id == user_id).values(**values)
+        )
+        if not updated.rowcount:
+            await conn.execute(staff_preferences.insert().values(user_id=user_id, **values))
