@@ -178,6 +178,15 @@ class MailSettings(_Section):
     username: str = setting("", text_length(0, 255))
     password: str = setting("", secret=True)
     sender: str = setting("", email_or_empty())
+    sender_name: str = setting("Muhtar Bilgi Sistemi", text_length(1, 100))
+    timeout_s: float = setting(30.0, number_between(1, 600))
+    # Without SMTP (enabled = false) mail is written here as .eml files (embedded mode only).
+    outbox_dir: str = setting("var/mail", text_length(1, 500))
+    # Hour of the day (Europe/Istanbul) the staff digest is sent, 0-23.
+    digest_hour: int = setting(7, int_between(0, 23))
+    # A deferred mail is queued again after this many seconds; given up after give_up_after_h hours.
+    retry_after_s: int = setting(900, int_between(10, 86400))
+    give_up_after_h: int = setting(72, int_between(1, 720))
 
 
 @dataclass(frozen=True, repr=False)
