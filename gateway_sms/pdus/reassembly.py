@@ -56,6 +56,14 @@ class Reassembler:
             self._pending.popitem(last=False)
         return None
 
+    def restore(self, parts: list[Fragment], now: float) -> None:
+        """Put a completed message's parts back (its publish failed; the SMSC will redeliver a part)."""
+        c = parts[0].concat
+        if c is None or c.total <= 1:
+            return
+        key = (parts[0].source_addr, parts[0].destination_addr, c.ref, c.total)
+        self._pending[key] = (now, {p.concat.seq: p for p in parts if p.concat is not None})
+
     def _expire(self, now: float) -> None:
         while self._pending:
             key, (first_seen, _) = next(iter(self._pending.items()))
