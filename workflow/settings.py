@@ -166,6 +166,15 @@ class SmppSettings(_Section):
     tps: float = setting(0.0, number_between(0, 100000))
     enquire_link_s: int = setting(30, int_between(1, 3600))
     simulator: bool = setting(True)
+    address_range: str = setting("", text_length(0, 40))
+    concat: str = setting("udh8", one_of("udh8", "udh16", "sar"))
+    registered_delivery: bool = setting(True)
+    receipt_ids: str = setting("same", one_of("same", "decimal", "hex"))
+    throttle_pause_s: float = setting(1.0, number_between(0.01, 600))
+    reconnect_min_s: float = setting(1.0, number_between(0.01, 600))
+    reconnect_max_s: float = setting(60.0, number_between(0.1, 3600))
+    max_temporary_attempts: int = setting(5, int_between(1, 100))
+    drain_timeout_s: float = setting(10.0, number_between(0, 600))
 
 
 @dataclass(frozen=True, repr=False)
