@@ -26,7 +26,8 @@ from tests.messaging.conftest import (
     wait_until,
 )
 from workflow.adapters.orm import outbox
-from workflow.messaging.bus import PublishFailed
+from workflow.messaging.bus import PublishFailed, Reject
+from workflow.messaging.deadletters import SqlDeadLetterStore, list_dead_letters, request_replay
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.idempotency import idempotent
 from workflow.messaging.outbox import add_to_outbox
@@ -262,3 +263,47 @@ async def test_broker_refusing_us_while_commits_happen_the_outbox_keeps_them_unt
 
 async def _equals(value: object, expected: object) -> bool:
     return await value == expected  # type: ignore[misc]
+
+
+async def test_dead_letters_reach_the_table_and_an_operator_replay_is_delivered(
+    pg_engine: AsyncEngine, rabbit_url: str
+) -> None:
+    bus = RabbitMQBus(
+        rabbit_url,
+        exchange="t",
+        policy=FAST_POLICY,
+        dead_letters=SqlDeadLetterStore(pg_engine),
+        topology=TEST_TOPOLOGY,
+    )
+    await bus.start()
+    calls: list[int] = []
+
+    async def refuse_first(envelope: Envelope) -> None:
+        calls.append(envelope.payload["n"])
+        if len(calls) == 1:
+            raise Reject("not today")
+
+    await bus.consume("t.work", refuse_first)
+    relay = OutboxRelay(pg_engine, bus, poll_s=0.05)
+    await relay.start()
+    try:
+        await bus.publish("work.item", ping(5))
+
+        async def parked() -> bool:
+            return bool(await list_dead_letters(pg_engine))
+
+        await wait_until(parked, "the rejected message in dead_letters (via the broker's dead queue)")
+        [letter] = await list_dead_letters(pg_engine)
+        assert (letter.queue, letter.topic, letter.reason) == ("t.work", "work.item", "rejected: not today")
+        assert await request_replay(pg_engine, [letter.id]) == 1
+
+        async def replayed() -> bool:
+            return len(calls) == 2
+
+        await wait_until(replayed, "the replayed message handled")
+    finally:
+        await relay.stop()
+        await bus.stop()
+    assert calls == [5, 5]
+    assert [d.state for d in await list_dead_letters(pg_engine, include_replayed=True)] == ["replayed"]
+    assert await ready_messages(rabbit_url, "t.dead") == 0
