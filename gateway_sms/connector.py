@@ -97,6 +97,7 @@ class Connector:
         self._deduper = Deduper()
         self._tasks: set[asyncio.Task[None]] = set()
         self._link: SmppLink | None = None
+        self._closed = False
         self.in_flight = 0
         self._idle = asyncio.Event()  # set while nothing is in flight
         self._idle.set()
@@ -139,6 +140,12 @@ class Connector:
 
     async def stop(self) -> None:
         """Unbind and stop the I/O thread. Callers stop feeding ``send`` and ``drain`` first."""
+        self._closed = True
+        self._bound.set()  # wake every waiting sender: each sees _closed and gives up
+        self._open.set()
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_result(_Outcome(LINK_LOST, None))
         if self._link is not None:
             await asyncio.to_thread(self._link.stop)
         for task in list(self._tasks):
@@ -151,7 +158,8 @@ class Connector:
         self._bound.set()
 
     def link_down(self, reason: str) -> None:
-        self._bound.clear()
+        if not self._closed:
+            self._bound.clear()
 
     def submit_done(self, token: int, status: int, message_id: str | None) -> None:
         future = self._waiting.pop(token, None)
@@ -170,8 +178,14 @@ class Connector:
 
     # --- outbound -----------------------------------------------------------------------------
 
-    async def send(self, sms_id: str, to: str, text: str) -> list[PartResult]:
-        """Submit every part of one SMS; see the module docstring for what "done" means."""
+    async def send(
+        self, sms_id: str, to: str, text: str, *, skip: frozenset[int] | set[int] = frozenset()
+    ) -> list[PartResult]:
+        """Submit every part of one SMS (but the 1-based indexes in ``skip``, already accepted).
+
+        See the module docstring for what "done" means. Raises ``SubmitDeferred`` when temporary errors
+        persist or the connector is stopping.
+        """
         try:
             ton, npi, digits = addresses.destination(to)
         except addresses.InvalidAddress as exc:
@@ -192,6 +206,8 @@ class Connector:
         }
         jobs = []
         for index, part in enumerate(p.parts, start=1):
+            if index in skip:
+                continue
             params: dict[str, Any] = {
                 **common,
                 "esm_class": part.esm_class,
@@ -231,13 +247,11 @@ class Connector:
             await asyncio.sleep(self.config.retry_delay_s * random.uniform(0.5, 1.5) * temporary)
 
     async def _submit_once(self, params: dict[str, Any]) -> _Outcome:
-        await self._bound.wait()
-        await self._open.wait()
+        await self._ready()
         await self._bucket.acquire()
         async with self._window:
             # The link may have dropped, or a throttle arrived, while we waited for a slot.
-            await self._bound.wait()
-            await self._open.wait()
+            await self._ready()
             token = next(self._tokens)
             future: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
             self._waiting[token] = future
@@ -257,6 +271,12 @@ class Connector:
                 if not self.in_flight:
                     self._idle.set()
                 self._waiting.pop(token, None)
+
+    async def _ready(self) -> None:
+        await self._bound.wait()
+        await self._open.wait()
+        if self._closed:
+            raise SubmitDeferred("connector stopped")
 
     def _pause(self) -> None:
         """ESME_RTHROTTLED / ESME_RMSGQFUL: stop every sender for ``throttle_pause_s``."""

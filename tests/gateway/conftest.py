@@ -88,3 +88,7 @@ async def make_connector(sim: Simulator) -> AsyncIterator[ConnectorFactory]:
     yield make
     for connector in made:
         await connector.stop()
+
+
+# The messaging area's RabbitMQ fixtures (a private vhost per test), shared rather than copied.
+from tests.messaging.conftest import MemoryDeadLetters, rabbit_url, rabbit_vhost  # noqa: E402,F401

@@ -1,0 +1,231 @@
+"""The gateway process: ``sms.outbound`` → SMSC, and SMSC → ``sms.inbound`` / ``sms.status``.
+
+An outbound message is acked (the handler returns) only after every part's submit_sm_resp is OK or a
+permanent failure has been published as ``sms.status``. Temporary trouble raises, so the bus redelivers
+later; parts the SMSC already accepted are remembered for a while and not sent again on such a retry.
+
+Stopping (SIGTERM): stop taking outbound messages (a delivery that arrives now goes back to the bus), wait
+for the window to drain (bounded by ``smpp.drain_timeout_s``), unbind, stop the I/O thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway_sms.addresses import to_e164
+from gateway_sms.connector import Connector, ConnectorConfig, PartResult
+from gateway_sms.link import LinkConfig
+from gateway_sms.pdus.mo import Receipt, Undecodable, normalise_id
+from gateway_sms.pdus.reassembly import MoMessage
+from gateway_sms.simulator import Simulator
+from workflow.messaging.bus import Bus, DeadLetter, DeadLetterStore, Reject
+from workflow.messaging.envelope import Envelope
+from workflow.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+RECEIPT_RADIX = {"same": None, "decimal": 10, "hex": 16}
+DONE_PARTS_KEPT = 10_000  # sms ids whose accepted parts we remember across a bus retry
+
+
+class GatewayStopping(Exception):
+    """A delivery arrived while stopping: the bus gets it back and redelivers it later."""
+
+
+def connector_config(settings: Settings) -> ConnectorConfig:
+    s = settings.smpp
+    return ConnectorConfig(
+        link=LinkConfig(
+            host=s.host,
+            port=s.port,
+            system_id=s.system_id,
+            password=s.password,
+            system_type=s.system_type,
+            address_range=s.address_range,
+            bind_mode=s.bind_mode,
+            response_timeout_s=float(s.response_timeout_s),
+            enquire_link_s=float(s.enquire_link_s),
+            reconnect_min_s=s.reconnect_min_s,
+            reconnect_max_s=s.reconnect_max_s,
+        ),
+        source_addr=settings.sms.source_addr,
+        encoding=settings.sms.encoding,
+        concat=s.concat,
+        window=s.window,
+        tps=s.tps,
+        throttle_pause_s=s.throttle_pause_s,
+        max_temporary_attempts=s.max_temporary_attempts,
+        registered_delivery=s.registered_delivery,
+        receipt_id_radix=RECEIPT_RADIX[s.receipt_ids],
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _stable_id(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+class Gateway:
+    """What ``start_gateway`` returns: ``stop()`` drains and unbinds."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        bus: Bus,
+        *,
+        dead_letters: DeadLetterStore | None = None,
+        drain_timeout_s: float = 10.0,
+    ) -> None:
+        self._bus = bus
+        self._dead_letters = dead_letters
+        self._drain_timeout_s = drain_timeout_s
+        self.connector = Connector(config, self)
+        self._stopping = False
+        self._active = 0
+        self._idle = asyncio.Event()  # set while no outbound message is being handled
+        self._idle.set()
+        self._done_parts: OrderedDict[str, dict[int, PartResult]] = OrderedDict()
+
+    async def start(self, *, prefetch: int | None = None) -> None:
+        await self.connector.start()
+        # Enough deliveries in hand to keep the window full with multi-part messages.
+        await self._bus.consume(
+            "sms.outbound", self.on_outbound, prefetch=prefetch or 4 * self.connector.config.window
+        )
+
+    async def stop(self) -> None:
+        self._stopping = True
+        try:
+            async with asyncio.timeout(self._drain_timeout_s):
+                await self._idle.wait()
+        except TimeoutError:
+            logger.warning(
+                "gateway stopping with %d SMS unfinished (%d submit_sm in flight); the bus redelivers them",
+                self._active,
+                self.connector.in_flight,
+            )
+        await self.connector.stop()
+        logger.info("gateway stopped")
+
+    # --- sms.outbound -------------------------------------------------------------------------
+
+    async def on_outbound(self, envelope: Envelope) -> None:
+        if self._stopping:
+            raise GatewayStopping("gateway is stopping")
+        self._idle.clear()
+        payload = envelope.payload
+        sms_id, to, text = str(payload["sms_id"]), str(payload["to"]), str(payload["text"])
+        if not text:
+            raise Reject("sms.outbound with an empty text")
+        self._active += 1
+        try:
+            done = self._done_parts.get(sms_id, {})
+            results = await self.connector.send(sms_id, to, text, skip=set(done))
+            for result in results:
+                if result.ok:
+                    done[result.index] = result
+            self._remember(sms_id, done)
+            # Earlier accepted parts are published again: same message ids, so the consumer ignores repeats.
+            for result in sorted([*done.values(), *(r for r in results if not r.ok)], key=lambda r: r.index):
+                await self._publish_part(envelope, sms_id, result)
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    def _remember(self, sms_id: str, done: dict[int, PartResult]) -> None:
+        self._done_parts[sms_id] = done
+        self._done_parts.move_to_end(sms_id)
+        while len(self._done_parts) > DONE_PARTS_KEPT:
+            self._done_parts.popitem(last=False)
+
+    async def _publish_part(self, cause: Envelope, sms_id: str, r: PartResult) -> None:
+        payload: dict[str, Any] = {
+            "sms_id": sms_id,
+            "kind": "submit_ok" if r.ok else "submit_failed",
+            "part_index": r.index,
+            "part_count": r.count,
+            "smsc_message_id": normalise_id(r.message_id) if r.message_id else None,
+            "smpp_status": r.smpp_status,
+            "error": r.error,
+            "at": _now(),
+        }
+        # The same part answered the same way gets the same message id: the consumer's idempotency holds.
+        message_id = _stable_id(
+            "status", sms_id, str(r.index), payload["kind"], payload["smsc_message_id"] or ""
+        )
+        await self._bus.publish(
+            "sms.status",
+            Envelope.new("sms.status", payload, correlation_id=cause.correlation_id, message_id=message_id),
+        )
+
+    # --- InboundHandler (from the connector) --------------------------------------------------
+
+    async def mo(self, message: MoMessage) -> None:
+        payload = {
+            "mo_id": message.mo_id,
+            "from": to_e164(message.source_addr, message.source_ton),
+            "to": message.destination_addr,
+            "text": message.text,
+            "data_coding": message.data_coding,
+            "received_at": _now(),
+        }
+        await self._bus.publish("sms.inbound", Envelope.new("sms.inbound", payload, message_id=message.mo_id))
+
+    async def receipt(self, receipt: Receipt) -> None:
+        payload = {
+            "sms_id": None,
+            "kind": "dlr",
+            "part_index": None,
+            "part_count": None,
+            "smsc_message_id": receipt.message_id,
+            "smpp_status": None,
+            "dlr_state": receipt.state,
+            "error": receipt.error,
+            "at": _now(),
+        }
+        message_id = _stable_id("dlr", receipt.message_id, receipt.state)
+        await self._bus.publish("sms.status", Envelope.new("sms.status", payload, message_id=message_id))
+
+    async def undecodable(self, item: Undecodable) -> None:
+        logger.warning("undecodable deliver_sm kept (%d octets): %s", len(item.raw), item.reason)
+        if self._dead_letters is not None:
+            await self._dead_letters.park(
+                DeadLetter("sms.inbound", item.raw, item.reason, 0, "smpp.deliver_sm")
+            )
+
+
+async def start_gateway(
+    settings: Settings, bus: Bus, *, dead_letters: DeadLetterStore | None = None
+) -> Gateway:
+    """Start the connector and consume ``sms.outbound``; the link binds in the background."""
+    gateway = Gateway(
+        connector_config(settings),
+        bus,
+        dead_letters=dead_letters,
+        drain_timeout_s=settings.smpp.drain_timeout_s,
+    )
+    await gateway.start()
+    return gateway
+
+
+async def start_simulator(settings: Settings) -> Simulator:
+    """The built-in SMSC on smpp.host:smpp.port, accepting our own account (embedded default)."""
+    simulator = Simulator(
+        {settings.smpp.system_id: settings.smpp.password}, host=settings.smpp.host, port=settings.smpp.port
+    )
+    await simulator.start()
+    return simulator
+
+
+async def run_until(gateway: Gateway, stopping: asyncio.Event) -> None:
+    await stopping.wait()
+    await gateway.stop()
