@@ -74,6 +74,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("web",): Command(
         "workflow.entrypoints.run:run_web", "run the web server alone (production: one of several processes)"
     ),
+    ("gateway",): Command(
+        "gateway_sms.commands:run", "run the SMPP gateway (sms.outbound to the SMSC, MO and receipts back)"
+    ),
     ("workflow",): Command(
         "workflow.entrypoints.workflow_service:run",
         "run the workflow service (event, SMS consumers and outbox relay)",
