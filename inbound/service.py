@@ -43,7 +43,7 @@ from inbound.commands import (
     QueryRequest,
     parse,
 )
-from inbound.limits import RateLimit, Verdict, count_command, first_today
+from inbound.limits import RateLimit, Verdict, count_command, first_today, relaxed_durability
 from inbound.replies import fit, local_date, render
 from workflow.bootstrap import Services
 from workflow.domain.model import KIND_LABELS, Channel, RequestKind
@@ -108,6 +108,7 @@ async def handle_mo(services: Services, sms: MoMessage | Mapping[str, Any]) -> s
         return None
     command = parse(mo.text, min_chars=config.min_chars)
     async with services.engine.begin() as conn:
+        await relaxed_durability(conn)
         decision = await count_command(conn, phone, now, config.rate)
         muhtar_ids = tuple(await answers.muhtars_for_phone(conn, phone))
         answer_unregistered = not muhtar_ids and decision.verdict is Verdict.ANSWER

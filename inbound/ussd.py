@@ -20,7 +20,14 @@ from datetime import datetime, timedelta
 
 from inbound import answers
 from inbound.commands import FILING_MIN_CHARS
-from inbound.limits import RateLimit, SessionState, Verdict, count_command, touch_ussd_session
+from inbound.limits import (
+    RateLimit,
+    SessionState,
+    Verdict,
+    count_command,
+    relaxed_durability,
+    touch_ussd_session,
+)
 from inbound.replies import fit_screen, local_date, render_screen
 from inbound.ussd_menu import Action, File, HelpScreen, ListOpen, Query, Show, walk
 from workflow.bootstrap import Services
@@ -62,21 +69,24 @@ async def handle_ussd(services: Services, req: UssdRequest) -> UssdReply:
         logger.info("USSD session refused: caller is not a Turkish mobile number (%s)", exc.reason)
         return _end("inbound_ussd_unregistered")
     ttl = timedelta(seconds=settings.ussd.session_ttl_s)
+    limit = RateLimit(per_window=settings.inbound.commands_per_hour, window=timedelta(hours=1))
+    step = walk(req.text)
+    decision = None
     async with services.engine.begin() as conn:
+        await relaxed_durability(conn)
         state = await touch_ussd_session(conn, req.session_id, phone, now, ttl)
         muhtar_ids = tuple(await answers.muhtars_for_phone(conn, phone))
+        if state is not SessionState.EXPIRED and muhtar_ids and not isinstance(step, Show):
+            # Actions count towards the hourly limit; menu screens do not.
+            decision = await count_command(conn, phone, now, limit)
     if state is SessionState.EXPIRED:
         return _end("inbound_ussd_expired", ussd_code=settings.sms.ussd_code)
     if not muhtar_ids:
         logger.info("USSD session from an unregistered number")
         return _end("inbound_ussd_unregistered")
-    step = walk(req.text)
     if isinstance(step, Show):
         return _screen(step)
-    limit = RateLimit(per_window=settings.inbound.commands_per_hour, window=timedelta(hours=1))
-    async with services.engine.begin() as conn:
-        decision = await count_command(conn, phone, now, limit)
-    if decision.verdict is not Verdict.ANSWER:
+    if decision is not None and decision.verdict is not Verdict.ANSWER:
         minutes = max(1, math.ceil((decision.resets_at - now).total_seconds() / 60))
         return _end("inbound_ussd_limited", minutes=minutes)
     return await _act(services, step, muhtar_ids, req.session_id, now)
