@@ -19,7 +19,8 @@ class StepClock:
     """A clock the test moves by hand: every request gets a distinct, later time."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+        # After the world's accounts were created (real time), so sessions are not older than passwords.
+        self.now = start or datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
 
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
