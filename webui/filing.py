@@ -51,7 +51,15 @@ async def _text(part: BodyPartReader) -> str:
 
 
 async def read(request: web.Request, temp_dir: Path, security: SecuritySettings) -> Submission:
-    """Stream the multipart form; the CSRF token must be the first part (see csrf.py)."""
+    """Stream the multipart form; the CSRF token must be the first part (see csrf.py).
+
+    A URL-encoded form (no file input, e.g. a script) is accepted too; its CSRF token was checked by the
+    middleware already.
+    """
+    if request.content_type != "multipart/form-data":
+        data = await request.post()
+        values = {name: str(data.get(name, "")) for name in ("tur", "aciklama")}
+        return Submission(Form(values=values), token=str(data.get("form_token", "")).strip()[:64])
     reader = await request.multipart()
     first = await reader.next()
     if not isinstance(first, BodyPartReader) or first.name != csrf.FIELD:

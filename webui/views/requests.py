@@ -64,10 +64,11 @@ async def new_form(request: web.Request, muhtar_id: str) -> web.Response:
 @csrf.multipart_form
 @muhtar_only
 async def file(request: web.Request, muhtar_id: str) -> web.StreamResponse:
-    if request.content_type != "multipart/form-data":
-        raise web.HTTPBadRequest()
     app = request.app
-    sub = await filing.read(request, app[ATTACHMENTS_DIR] / "tmp", app[SETTINGS].security)
+    try:
+        sub = await filing.read(request, app[ATTACHMENTS_DIR] / "tmp", app[SETTINGS].security)
+    except (filing.BadForm, ValueError):  # not a form our page sends (or a broken body)
+        raise web.HTTPBadRequest() from None
     filing.check(sub, app[SETTINGS].security)
     if not sub.form.ok:
         attachments.discard(sub.uploads)
