@@ -114,14 +114,15 @@ async def handle_mo(services: Services, sms: MoMessage | Mapping[str, Any]) -> s
         answer_unregistered = not muhtar_ids and decision.verdict is Verdict.ANSWER
         if answer_unregistered:
             answer_unregistered = await first_today(conn, phone, UNREGISTERED_MARK, now)
+    if not muhtar_ids:
+        # At most one reply a day, the rate-limit notice included.
+        logger.info("MO %s from an unregistered number (%s)", mo.mo_id, type(command).__name__)
+        return _unregistered_reply(config, command) if answer_unregistered else None
     if decision.verdict is Verdict.SILENT:
         return None
     if decision.verdict is Verdict.WARN:
         minutes = max(1, math.ceil((decision.resets_at - now).total_seconds() / 60))
         return _fit(config, render("inbound_rate_limited", minutes=minutes))
-    if not muhtar_ids:
-        logger.info("MO %s from an unregistered number (%s)", mo.mo_id, type(command).__name__)
-        return _unregistered_reply(config, command) if answer_unregistered else None
     handler = HANDLERS[type(command)]
     return await handler(services, config, Sender(phone, muhtar_ids), command, mo, now)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
+from uuid import uuid4
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_sms.encoding import segments
@@ -175,6 +177,14 @@ async def test_rate_limit_warns_once_then_silence_until_the_hour_resets(
     assert again is not None and again.startswith("Komutlar")
 
 
+async def test_unregistered_number_never_gets_a_second_reply_even_the_limit_notice(
+    services: Services, cast: Cast
+) -> None:
+    replies = [await send(services, UNREGISTERED_PHONE, "YARDIM") for _ in range(RATE_LIMIT + 3)]
+    assert replies[0] is not None
+    assert replies[1:] == [None] * (RATE_LIMIT + 2)
+
+
 async def test_rate_limit_is_per_number(services: Services, cast: Cast) -> None:
     for _ in range(RATE_LIMIT + 2):
         await send(services, OWNER_PHONE, "?")
@@ -227,3 +237,41 @@ async def test_owner_query_is_written_to_the_access_log(
     async with engine.connect() as conn:
         rows = (await conn.execute(select(orm.data_access_log))).all()
     assert [(r.viewer_id, r.viewer_kind, r.source_addr) for r in rows] == [(cast.owner, "muhtar", "sms")]
+
+
+async def test_phone_registered_for_two_muhtars(services: Services, cast: Cast, engine: AsyncEngine) -> None:
+    second = uuid4().hex
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        muhtarlik_id = (await conn.execute(select(orm.muhtarliks.c.id))).scalar()
+        await conn.execute(
+            insert(orm.muhtars).values(
+                id=second,
+                tckn="30000000302",
+                full_name="Ayşe Yılmaz",
+                phone_e164=OWNER_PHONE,
+                muhtarlik_id=muhtarlik_id,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    mine = await file_on_web(services, cast.owner)
+    theirs = await file_on_web(services, second)
+    for number in (mine, theirs):
+        reply = await send(services, OWNER_PHONE, f"TALEP {number}")
+        assert reply is not None and reply.startswith(f"Talep {number}: Bekleyen")
+    listing = await send(services, OWNER_PHONE, "TALEPLER")
+    assert listing is not None and str(mine) in listing and str(theirs) in listing
+    filing = await send(services, OWNER_PHONE, "ISTEK " + DESCRIPTION)
+    assert filing is not None and "web" in filing
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(orm.requests))).scalar() == 2
+
+
+async def test_inactive_muhtar_is_unregistered(services: Services, cast: Cast, engine: AsyncEngine) -> None:
+    number = await file_on_web(services, cast.owner)
+    async with engine.begin() as conn:
+        await conn.execute(update(orm.muhtars).where(orm.muhtars.c.id == cast.owner).values(active=False))
+    reply = await send(services, OWNER_PHONE, f"TALEP {number}")
+    assert reply is not None and "bulunamad" in reply
