@@ -34,6 +34,15 @@ def tarih(value: datetime | None, with_time: bool = True) -> str:
     return local.strftime("%d.%m.%Y %H:%M" if with_time else "%d.%m.%Y")
 
 
+def boyut(size: int) -> str:
+    """File sizes the Turkish way: "850 bayt", "12 KB", "3,4 MB"."""
+    if size < 1024:
+        return f"{size} bayt"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / 1048576:.1f} MB".replace(".", ",")
+
+
 @lru_cache(maxsize=256)
 def _static_version(path: str) -> str:
     try:
@@ -57,6 +66,7 @@ def setup_jinja(app: web.Application) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["tarih"] = tarih
+    env.filters["boyut"] = boyut
     env.globals.update(
         static_url=static_url,
         kind_label=presenters.kind_label,

@@ -11,6 +11,7 @@ from webui.views import login, public, requests
 def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/", public.home, name="home")
+    r.add_get("/favicon.ico", public.favicon, name="favicon")
     r.add_get("/kvkk-aydinlatma-metni", public.kvkk, name="kvkk")
     r.add_get("/erisilebilirlik-beyani", public.accessibility, name="accessibility")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webui.render import render
+from webui.render import STATIC_DIR, render
 
 # The SMS keywords a muhtar can send, as shown on the home page (the parser lives in inbound/).
 SMS_COMMANDS = (
@@ -25,3 +25,7 @@ async def kvkk(request: web.Request) -> web.Response:
 
 async def accessibility(request: web.Request) -> web.Response:
     return await render(request, "accessibility.html")
+
+
+async def favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,89 @@
+"""Gelen Kutusu, Görünümler (with search) and the per-user list settings."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from webui import flash
+from webui.keys import CLOCK, ENGINE, SETTINGS
+from webui.staff.guard import staff_only
+from webui.staff.presenters import staff_page
+from workflow.domain.errors import NotAllowed
+from workflow.domain.units import Actor
+from workflow.service_layer import inbox
+from workflow.service_layer.inbox import ListQuery, Preferences, Sort
+
+PAGE_MAX: Final = 100_000
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and 0 < int(raw) <= PAGE_MAX else 1
+
+
+def list_query(request: web.Request, prefs: Preferences) -> ListQuery:
+    """Query-string values checked against what we offer; anything else falls back to the user's defaults."""
+    sort = request.query.get("sira", "")
+    return ListQuery(
+        tab=request.query.get("sekme"),
+        sort=Sort(sort) if sort in Sort._value2member_map_ else prefs.sort,
+        page=_page_number(request.query.get("sayfa")),
+        page_size=prefs.page_size,
+        search=request.query.get("ara", "")[: inbox.SEARCH_MAX],
+    )
+
+
+async def viewer(request: web.Request, user_id: str) -> Actor:
+    """The signed-in person; an administrator outside MİGM has no inbox and is sent to the admin pages."""
+    try:
+        return await inbox.staff_viewer(request.app[ENGINE], user_id)
+    except NotAllowed:
+        raise web.HTTPSeeOther(request.app.router["staff_admin_users"].url_for()) from None
+
+
+@staff_only
+async def inbox_page(request: web.Request, user_id: str) -> web.Response:
+    me, app = await viewer(request, user_id), request.app
+    prefs = await inbox.preferences(app[ENGINE], user_id)
+    query = list_query(request, prefs)
+    page = await inbox.inbox(app[ENGINE], me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
+    context = {"page": page, "cols": prefs.columns, "sort": query.sort.value}
+    return await staff_page(request, "staff/inbox.html", me, "inbox", context)
+
+
+@staff_only
+async def views_page(request: web.Request, user_id: str) -> web.Response:
+    me, app = await viewer(request, user_id), request.app
+    prefs = await inbox.preferences(app[ENGINE], user_id)
+    query = list_query(request, prefs)
+    page = await inbox.views(app[ENGINE], me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
+    context = {"page": page, "cols": prefs.columns, "sort": query.sort.value, "search": query.search}
+    return await staff_page(request, "staff/views.html", me, "views", context)
+
+
+@staff_only
+async def settings_page(request: web.Request, user_id: str) -> web.Response:
+    me = await viewer(request, user_id)
+    prefs = await inbox.preferences(request.app[ENGINE], user_id)
+    context = {"prefs": prefs, "page_sizes": inbox.PAGE_SIZES}
+    return await staff_page(request, "staff/settings.html", me, "settings", context)
+
+
+@staff_only
+async def save_settings(request: web.Request, user_id: str) -> web.Response:
+    await viewer(request, user_id)
+    data = await request.post()
+    size = str(data.get("sayfa_boyutu", ""))
+    prefs = inbox.clean_preferences(
+        [str(c) for c in data.getall("sutun", [])],
+        str(data.get("sira", "")),
+        int(size) if size.isdigit() and len(size) <= 4 else 0,
+    )
+    await inbox.save_preferences(request.app[ENGINE], user_id, prefs, request.app[CLOCK]())
+    await flash.add(request, "Ayarlarınız kaydedildi.", "success")
+    raise web.HTTPSeeOther(request.app.router["staff_settings"].url_for())
+
+
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther(request.app.router["staff_inbox"].url_for())
