@@ -143,17 +143,11 @@ async def touch_ussd_session(
             delete(t).where(and_(t.c.phone_e164 == phone, t.c.last_seen_at < now - timedelta(days=1)))
         )
         return SessionState.NEW
-    last_seen = _aware(row.last_seen_at, now)
-    if row.phone_e164 != phone or now - last_seen > ttl:
+    if row.phone_e164 != phone or now - row.last_seen_at > ttl:
         # Another phone reusing a session id is treated as an expired session, never as a continuation.
         return SessionState.EXPIRED
     await conn.execute(update(t).where(t.c.session_id == session_id).values(last_seen_at=now))
     return SessionState.ACTIVE
-
-
-def _aware(value: datetime, like: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=like.tzinfo)
 
 
 async def purge(engine: AsyncEngine, now: datetime, window: timedelta = timedelta(hours=1)) -> int:

@@ -11,15 +11,15 @@ Rows are small and short-lived: each phone's old rows are removed when it starts
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table
+from sqlalchemy import Column, Index, Integer, String, Table
 
-from workflow.adapters.orm import metadata
+from workflow.adapters.orm import metadata, utc_datetime
 
 inbound_rate_counters = Table(
     "inbound_rate_counters",
     metadata,
     Column("phone_e164", String(16), primary_key=True),
-    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("window_start", utc_datetime(), primary_key=True),
     Column("count", Integer, nullable=False),
     Index("ix_inbound_rate_counters_window_start", "window_start"),
 )
@@ -30,7 +30,7 @@ inbound_daily_marks = Table(
     Column("phone_e164", String(16), primary_key=True),
     Column("purpose", String(20), primary_key=True),
     Column("day", String(10), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", utc_datetime(), nullable=False),
     Index("ix_inbound_daily_marks_created_at", "created_at"),
 )
 
@@ -39,7 +39,7 @@ ussd_sessions = Table(
     metadata,
     Column("session_id", String(100), primary_key=True),
     Column("phone_e164", String(16), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", utc_datetime(), nullable=False),
+    Column("last_seen_at", utc_datetime(), nullable=False),
     Index("ix_ussd_sessions_last_seen_at", "last_seen_at"),
 )
