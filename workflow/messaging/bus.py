@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +25,8 @@ from workflow.messaging.envelope import Envelope, MalformedMessage, decode, peek
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
+# Handles several messages in one transaction (throughput); see ``run_batch`` for the failure rule.
+BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 # Queue -> the topic patterns bound to it (AMQP topic syntax: `*` one word, `#` zero or more).
 QUEUES: Mapping[str, tuple[str, ...]] = {
@@ -32,6 +34,7 @@ QUEUES: Mapping[str, tuple[str, ...]] = {
     "sms.inbound": ("sms.inbound",),  # consumed by the workflow service
     "sms.status": ("sms.status",),  # consumed by the workflow service
     "events": ("events.#",),  # domain events, consumed by the workflow service
+    "mail.outbound": ("mail.outbound",),  # e-mails, consumed by the workflow service (workflow/mail/)
 }
 
 # Every queue is also bound to ``queue.<name>``: retries and replays go to that one queue only,
@@ -104,12 +107,55 @@ async def run_handler(
     queue: str, handler: Handler, body: bytes, attempt: int, policy: RetryPolicy
 ) -> Outcome:
     """Decode, call the handler, and decide what happens to the message. Never raises."""
+    envelope = _decode(queue, body)
+    if isinstance(envelope, Dead):
+        return envelope
+    return await _call(queue, handler, envelope, attempt, policy)
+
+
+async def run_batch(
+    queue: str, handler: BatchHandler, items: Sequence[tuple[bytes, int]], policy: RetryPolicy
+) -> list[Outcome]:
+    """Like ``run_handler`` for several (body, attempt) pairs: one call of ``handler`` (one transaction) for
+    all valid messages; if that fails, each message on its own, so one poison message cannot hold back the
+    rest and gets its own retries. Never raises; returns one outcome per item, in order."""
+    outcomes: list[Outcome] = [Ack()] * len(items)
+    valid: list[tuple[int, Envelope]] = []
+    for index, (body, _attempt) in enumerate(items):
+        decoded = _decode(queue, body)
+        if isinstance(decoded, Dead):
+            outcomes[index] = decoded
+        else:
+            valid.append((index, decoded))
+    if len(valid) > 1:
+        try:
+            await handler([envelope for _, envelope in valid])
+            return outcomes
+        except Exception as exc:
+            logger.info(
+                "queue %s: batch of %d failed (%s); one by one", queue, len(valid), exc.__class__.__name__
+            )
+
+    async def single(envelope: Envelope) -> None:
+        await handler([envelope])
+
+    for index, envelope in valid:
+        outcomes[index] = await _call(queue, single, envelope, items[index][1], policy)
+    return outcomes
+
+
+def _decode(queue: str, body: bytes) -> Envelope | Dead:
     try:
-        envelope = decode(body)
+        return decode(body)
     except MalformedMessage as exc:
         message_id, _ = peek_ids(body)
         logger.warning("queue %s: malformed message %s dead-lettered: %s", queue, message_id, exc)
         return Dead(f"malformed: {exc}")
+
+
+async def _call(
+    queue: str, handler: Handler, envelope: Envelope, attempt: int, policy: RetryPolicy
+) -> Outcome:
     try:
         await handler(envelope)
     except Reject as exc:
@@ -192,3 +238,9 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def consume(self, queue: str, handler: Handler, *, prefetch: int | None = None) -> None:
         """Start delivering ``queue`` to ``handler``, at most ``prefetch`` messages in flight."""
+
+    @abc.abstractmethod
+    async def consume_batches(
+        self, queue: str, handler: BatchHandler, *, max_batch: int = 50, prefetch: int | None = None
+    ) -> None:
+        """Like ``consume``, but hands over whatever has arrived (up to ``max_batch``) in one call."""
