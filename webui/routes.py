@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from webui.render import STATIC_DIR
+from webui.staff.routes import setup_staff_routes
 from webui.views import login, public, requests
 
 
@@ -35,4 +36,5 @@ def setup_routes(app: web.Application) -> None:
         name="request_attachment",
     )
 
+    setup_staff_routes(app)
     r.add_static("/static/", STATIC_DIR, name="static", append_version=False)

@@ -1,13 +1,20 @@
-"""Staff-side fixtures: the small world of tests/integration/world.py and a bootstrapped service layer."""
+"""Staff-side fixtures: the small world of tests/integration/world.py, a bootstrapped service layer, the web
+app on the same database, and browsers that sign in as the world's staff users."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from aiohttp import ClientResponse, ClientSession, CookieJar, FormData
+from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.integration.world import World, build_world
+from tests.integration.world import PASSWORD, World, build_world
+from webui.app import init_app
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands as c
 from workflow.settings import Settings, load_settings
@@ -63,3 +70,119 @@ async def assignment_id(services: Services, number: int, unit_id: int) -> str:
     if open_one is not None:
         return open_one.id
     return [x for x in request.assignments if x.unit.id == unit_id][-1].id
+
+
+# ----------------------------------------------------------------------------------------- HTTP
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+VERSION_RE = re.compile(r'name="surum" value="(\d+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path) -> Settings:
+    return load_settings(env={}, var_dir=tmp_path / "var")
+
+
+@pytest.fixture
+async def server(
+    web_settings: Settings, engine: AsyncEngine, clock: StepClock, tmp_path: Path, world: World
+) -> AsyncIterator[TestServer]:
+    app = init_app(web_settings, engine=engine, clock=clock, attachments_dir=tmp_path / "attachments")
+    async with TestServer(app) as srv:
+        yield srv
+
+
+class Browser:
+    """One person's browser: its own cookies, reading the CSRF token from the page like a form does."""
+
+    def __init__(self, server: TestServer) -> None:
+        self.server = server
+        self.session = ClientSession(cookie_jar=CookieJar(unsafe=True))
+        self.last_html = ""
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    async def get(self, path: str, **kw) -> ClientResponse:  # type: ignore[no-untyped-def]
+        response = await self.session.get(self.url(path), **kw)
+        self.last_html = await response.text()
+        return response
+
+    async def post(self, path: str, data, **kw) -> ClientResponse:  # type: ignore[no-untyped-def]
+        response = await self.session.post(self.url(path), data=data, **kw)
+        self.last_html = await response.text()
+        return response
+
+    async def token(self, page: str = "/personel/giris") -> str:
+        if 'name="csrf_token"' not in self.last_html:
+            await self.get(page)
+        return csrf_of(self.last_html)
+
+    async def login(self, username: str, password: str = PASSWORD) -> ClientResponse:
+        await self.get("/personel/giris")
+        return await self.post(
+            "/personel/giris",
+            {"csrf_token": csrf_of(self.last_html), "kullanici_adi": username, "parola": password},
+        )
+
+    async def submit(self, page: str, action: str, fields: dict | list) -> ClientResponse:  # type: ignore[type-arg]
+        """Open ``page``, then send a form to ``action`` with the page's CSRF token and version."""
+        if page:
+            await self.get(page)
+        html = self.last_html
+        data = [("csrf_token", csrf_of(html))]
+        version = VERSION_RE.search(html)
+        if version:
+            data.append(("surum", version.group(1)))
+        data.extend(fields.items() if isinstance(fields, dict) else fields)
+        return await self.post(action, data)
+
+    async def upload(
+        self, page: str, action: str, fields: dict, files: list[tuple[str, bytes]]
+    ) -> ClientResponse:  # type: ignore[type-arg]
+        await self.get(page)
+        form = FormData()
+        form.add_field("csrf_token", csrf_of(self.last_html))
+        version = VERSION_RE.search(self.last_html)
+        if version:
+            form.add_field("surum", version.group(1))
+        for name, value in fields.items():
+            form.add_field(name, value)
+        for filename, content in files:
+            form.add_field("ek", content, filename=filename, content_type="application/octet-stream")
+        return await self.post(action, form)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+@pytest.fixture
+async def browsers(server: TestServer) -> AsyncIterator[dict[str, Browser]]:
+    """browsers["ankara"] is a browser signed in as that user (signed in on first use)."""
+    opened: dict[str, Browser] = {}
+
+    class Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, username: str) -> Browser:
+            browser = Browser(server)
+            opened[username] = browser
+            self[username] = browser
+            return browser
+
+    yield Lazy()
+    for b in opened.values():
+        await b.close()
+
+
+async def signed_in(browsers: dict[str, Browser], username: str) -> Browser:
+    b = browsers[username]
+    if "/personel/giris" in b.last_html or not b.last_html:
+        response = await b.login(username)
+        assert response.status == 200 and "/personel/" in str(response.url), b.last_html[:500]
+    return b

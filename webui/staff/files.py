@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Final
 
 from aiohttp import BodyPartReader, web
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webui import attachments, csrf
 from webui.attachments import Attachment, Upload
 from webui.forms import echo
 from webui.tables import attachments as attachments_table
+from workflow.adapters.orm import requests
 from workflow.domain.model import Request
 from workflow.settings import SecuritySettings
 
@@ -116,8 +117,13 @@ async def store_unlinked(
     return ids
 
 
-async def link(engine: AsyncEngine, ids: list[str], request_id: str) -> None:
+async def link_to_request(engine: AsyncEngine, ids: list[str], number: int) -> None:
+    if not ids:
+        return
     async with engine.begin() as conn:
+        request_id = (
+            await conn.execute(select(requests.c.id).where(requests.c.number == number))
+        ).scalar_one()
         await attachments.link(conn, ids, request_id)
 
 

@@ -12,7 +12,7 @@ from webui.staff.guard import staff_only
 from webui.staff.presenters import staff_page
 from workflow.domain.errors import NotAllowed
 from workflow.domain.units import Actor
-from workflow.service_layer import inbox
+from workflow.service_layer import inbox, staff_views
 from workflow.service_layer.inbox import ListQuery, Preferences, Sort
 
 PAGE_MAX: Final = 100_000
@@ -87,3 +87,18 @@ async def save_settings(request: web.Request, user_id: str) -> web.Response:
 
 async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(request.app.router["staff_inbox"].url_for())
+
+
+@staff_only
+async def unit_search(request: web.Request, user_id: str) -> web.Response:
+    """A short JSON list of Valilik/Belediye for MİGM's picker (?ara=…&il=…); the page works without it."""
+    me = await viewer(request, user_id)
+    if not me.is_migm:
+        raise web.HTTPNotFound()
+    province = request.query.get("il", "")
+    found = await staff_views.routing_targets(
+        request.app[ENGINE],
+        request.query.get("ara", "")[:60],
+        int(province) if province.isdigit() and 1 <= int(province) <= 81 else None,
+    )
+    return web.json_response([{"id": u.id, "ad": u.name, "tur": u.kind.value} for u in found])

@@ -88,7 +88,9 @@ async def conclude_page(request: web.Request, user_id: str) -> web.Response:
 async def attachment(request: web.Request, user_id: str) -> web.StreamResponse:
     page = await load(request, user_id)
     wanted = request.match_info["attachment_id"]
-    found = next((f for f in await files.of_request(request.app[ENGINE], page.request) if f.id == wanted), None)
+    found = next(
+        (f for f in await files.of_request(request.app[ENGINE], page.request) if f.id == wanted), None
+    )
     if found is None:
         raise web.HTTPNotFound()
     return files.serve(request.app[ATTACHMENTS_DIR], found)
