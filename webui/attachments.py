@@ -16,14 +16,15 @@ import os
 import tempfile
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import BodyPartReader
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from webui.tables import attachments
@@ -32,7 +33,7 @@ CHUNK: Final = 64 * 1024
 SNIFF: Final = 16
 
 # (media type, file extension, test on the first bytes). The table is the whole policy.
-KINDS: Final = (
+KINDS: Final[tuple[tuple[str, str, Callable[[bytes], bool]], ...]] = (
     ("image/jpeg", "jpg", lambda head: head.startswith(b"\xff\xd8\xff")),
     ("image/png", "png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
     ("image/webp", "webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
@@ -171,13 +172,7 @@ async def get(conn: AsyncConnection, attachment_id: str) -> Attachment | None:
     return _attachment(row) if row is not None else None
 
 
-def _attachment(row: object) -> Attachment:
+def _attachment(row: Row[Any]) -> Attachment:
     return Attachment(
-        row.id,
-        row.sha256,
-        row.size,
-        row.media_type,
-        row.original_name,  # type: ignore[attr-defined]
-        row.uploaded_by_kind,
-        row.request_id,  # type: ignore[attr-defined]
+        row.id, row.sha256, row.size, row.media_type, row.original_name, row.uploaded_by_kind, row.request_id
     )

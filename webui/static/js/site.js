@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // After a refused form, move focus to the list of errors so screen readers read it first.
+  var summary = document.getElementById("hata-ozeti");
+  if (summary) { summary.focus(); }
+
   // Live character count for <textarea data-count="id-of-output">.
   document.querySelectorAll("textarea[data-count]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-count"));
