@@ -17,11 +17,14 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_sms.service import start_gateway, start_simulator
 from workflow.adapters.db import create_engine
 from workflow.adapters.migrate import migrate
 from workflow.bootstrap import bootstrap
 from workflow.entrypoints.demo_seed import demo_logins, seed
 from workflow.entrypoints.workflow_service import start_workflow_service
+from workflow.messaging.bus import Bus
+from workflow.messaging.deadletters import SqlDeadLetterStore
 from workflow.messaging.factory import create_bus, start_with_retry
 from workflow.messaging.relay import notify_new_outbox
 from workflow.settings import Settings
@@ -46,17 +49,12 @@ def _banner(settings: Settings, seeded: bool) -> str:
     return "\n".join(lines)
 
 
-async def _start_sms_side(settings: Settings, bus: object, stops: list[Stop]) -> None:
-    """The SMSC simulator (embedded default) and the SMPP gateway, when this build has them."""
-    try:
-        from gateway_sms.service import start_gateway, start_simulator
-    except ImportError:
-        logger.warning("gateway_sms.service is not in this build yet: SMS stay queued in the SMS log")
-        return
+async def _start_sms_side(settings: Settings, engine: AsyncEngine, bus: Bus, stops: list[Stop]) -> None:
+    """The SMSC simulator (embedded default) and the SMPP gateway talking to it over real TCP."""
     if settings.smpp.simulator:
         simulator = await start_simulator(settings)
         stops.append(simulator.stop)
-    gateway = await start_gateway(settings, bus)
+    gateway = await start_gateway(settings, bus, dead_letters=SqlDeadLetterStore(engine))
     stops.append(gateway.stop)
 
 
@@ -74,7 +72,7 @@ async def run_system(settings: Settings, stopping: asyncio.Event) -> int:
         stops.append(bus.stop)
         workflow = await start_workflow_service(settings, engine, bus)
         stops.append(workflow.stop)
-        await _start_sms_side(settings, bus, stops)
+        await _start_sms_side(settings, engine, bus, stops)
         from webui.server import start_web
 
         services = bootstrap(settings, engine=engine, after_commit=notify_new_outbox)
