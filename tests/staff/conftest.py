@@ -112,7 +112,9 @@ class Browser:
 
     async def get(self, path: str, **kw) -> ClientResponse:  # type: ignore[no-untyped-def]
         response = await self.session.get(self.url(path), **kw)
-        self.last_html = await response.text()
+        body = await response.read()
+        if response.content_type.startswith("text/") or response.content_type == "application/json":
+            self.last_html = body.decode()
         return response
 
     async def post(self, path: str, data, **kw) -> ClientResponse:  # type: ignore[no-untyped-def]
@@ -148,7 +150,7 @@ class Browser:
         self, page: str, action: str, fields: dict, files: list[tuple[str, bytes]]
     ) -> ClientResponse:  # type: ignore[type-arg]
         await self.get(page)
-        form = FormData()
+        form = FormData(default_to_multipart=True)
         form.add_field("csrf_token", csrf_of(self.last_html))
         version = VERSION_RE.search(self.last_html)
         if version:

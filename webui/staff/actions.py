@@ -157,10 +157,12 @@ async def conclude(request: web.Request, user_id: str) -> web.Response:
 @staff_only
 async def complete(request: web.Request, user_id: str) -> web.Response:
     """İŞLEMİ TAMAMLA with a note and optional files; the files join the request only if it succeeds."""
-    if request.content_type != "multipart/form-data":
-        raise web.HTTPBadRequest()
     app = request.app
-    form = await files.read_completion(request, app[ATTACHMENTS_DIR] / "tmp", app[SETTINGS].security)
+    if request.content_type == "multipart/form-data":
+        form = await files.read_completion(request, app[ATTACHMENTS_DIR] / "tmp", app[SETTINGS].security)
+    else:  # no files: a plain form (its CSRF token was checked by the middleware)
+        data = await request.post()
+        form = files.CompletionForm(values={name: field(data, name) for name in files.TEXT_FIELDS})
     if form.problems:
         return await show(request, user_id, errors=form.problems, values=form.values, status=400)
     try:
