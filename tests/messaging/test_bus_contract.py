@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 import pytest
 
-from tests.messaging.conftest import WAIT_S, BusFactory, MemoryDeadLetters, Recorder, ping
+from tests.messaging.conftest import FAST_POLICY, WAIT_S, BusFactory, MemoryDeadLetters, Recorder, ping
 from workflow.messaging.bus import PublishFailed, Reject, RetryPolicy
 from workflow.messaging.envelope import Envelope
 
@@ -189,3 +190,53 @@ async def test_stop_lets_the_message_in_flight_finish(make_bus: BusFactory) -> N
     release.set()
     await asyncio.wait_for(stopping, WAIT_S)
     assert len(finished) == 1
+
+
+class BatchRecorder:
+    """A batch handler that fails the whole call when it holds a poison number (like a rolled-back transaction)."""
+
+    def __init__(self, poison: int | None = None) -> None:
+        self.handled: list[int] = []
+        self.calls: list[int] = []  # batch sizes
+        self.poison = poison
+        self._changed = asyncio.Event()
+
+    async def __call__(self, envelopes: Sequence[Envelope]) -> None:
+        self.calls.append(len(envelopes))
+        if any(e.payload["n"] == self.poison for e in envelopes):
+            raise RuntimeError("poison in this batch")
+        self.handled.extend(e.payload["n"] for e in envelopes)
+        self._changed.set()
+
+    async def wait_for(self, count: int) -> list[int]:
+        async def until() -> None:
+            while len(self.handled) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), WAIT_S)
+        return self.handled
+
+
+async def test_batches_deliver_every_message_once(make_bus: BusFactory) -> None:
+    bus = await make_bus(prefetch=40)
+    for n in range(300):
+        await bus.publish("work.item", ping(n))
+    batches = BatchRecorder()
+    await bus.consume_batches("t.work", batches, max_batch=20)
+    assert sorted(await batches.wait_for(300)) == list(range(300))
+    assert max(batches.calls) <= 20
+
+
+async def test_a_poison_message_in_a_batch_does_not_hold_back_the_others(make_bus: BusFactory) -> None:
+    dead = MemoryDeadLetters()
+    bus = await make_bus(dead, prefetch=40)
+    for n in range(30):
+        await bus.publish("work.item", ping(n))
+    await bus.requeue("t.work", b"not json")
+    batches = BatchRecorder(poison=13)
+    await bus.consume_batches("t.work", batches, max_batch=10)
+    letters = await dead.wait_for(2)
+    assert sorted(await batches.wait_for(29)) == [n for n in range(30) if n != 13]
+    reasons = sorted(letter.reason.split(":")[0] for letter in letters)
+    assert reasons == [f"attempt {FAST_POLICY.max_attempts}", "malformed"]

@@ -30,7 +30,7 @@ from workflow.bootstrap import Services, bootstrap
 from workflow.messaging.bus import Bus, Reject
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.factory import create_bus, start_with_retry
-from workflow.messaging.idempotency import idempotent
+from workflow.messaging.idempotency import idempotent_batch
 from workflow.messaging.notifications import run_event_hooks
 from workflow.messaging.relay import OutboxRelay, notify_new_outbox
 from workflow.messaging.sms_receipts import purge_pending_receipts, record_status
@@ -40,6 +40,7 @@ from workflow.settings import Settings
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 3600.0
+BATCH = 50  # messages per transaction at most
 MoHandoff = Callable[[Services, Mapping[str, Any]], Awaitable[str | None]]
 
 # The hand-off of an MO's text: inbound/ parses it, does what it asks and returns the reply (or None).
@@ -121,12 +122,12 @@ class WorkflowService:
 
     async def start(self) -> None:
         c, engine = self.consumers, self._engine
-        await self._bus.consume(
-            "events", idempotent(engine, "workflow.events", c.on_event), prefetch=self._prefetch
-        )
-        await self._bus.consume(
-            "sms.status", idempotent(engine, "workflow.sms_status", c.on_sms_status), prefetch=self._prefetch
-        )
+        # Events and status reports are handled in batches (one transaction each, see bus.run_batch);
+        # an MO one by one, because inbound/ commits its own work.
+        events = idempotent_batch(engine, "workflow.events", c.on_event)
+        statuses = idempotent_batch(engine, "workflow.sms_status", c.on_sms_status)
+        await self._bus.consume_batches("events", events, max_batch=BATCH, prefetch=self._prefetch)
+        await self._bus.consume_batches("sms.status", statuses, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume("sms.inbound", c.on_sms_inbound, prefetch=self._prefetch)
         await self.relay.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="sms-receipt-sweeper")

@@ -9,14 +9,14 @@ If the process dies between commit and ack, the redelivered message finds its id
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.adapters.orm import processed_messages
-from workflow.messaging.bus import Handler
+from workflow.messaging.bus import BatchHandler, Handler
 from workflow.messaging.envelope import Envelope
 
 logger = logging.getLogger(__name__)
@@ -52,5 +52,18 @@ def idempotent(engine: AsyncEngine, consumer: str, fn: ConnHandler) -> Handler:
                 logger.info("%s: message %s already handled; skipped", consumer, envelope.message_id)
                 return
             await fn(conn, envelope)
+
+    return handler
+
+
+def idempotent_batch(engine: AsyncEngine, consumer: str, fn: ConnHandler) -> BatchHandler:
+    """The batch form: several messages in one transaction (one commit), each skipped if already handled.
+    If any message fails the whole transaction rolls back and the bus retries them one by one."""
+
+    async def handler(envelopes: Sequence[Envelope]) -> None:
+        async with engine.begin() as conn:
+            for envelope in envelopes:
+                if await first_time(conn, consumer, envelope.message_id):
+                    await fn(conn, envelope)
 
     return handler

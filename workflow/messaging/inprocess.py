@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from workflow.messaging.bus import (
     QUEUES,
     Ack,
+    BatchHandler,
     Bus,
     Dead,
     DeadLetter,
@@ -29,6 +30,7 @@ from workflow.messaging.bus import (
     Retry,
     RetryPolicy,
     route,
+    run_batch,
     run_handler,
 )
 from workflow.messaging.envelope import Envelope
@@ -43,6 +45,9 @@ class _Delivery:
     body: bytes
     topic: str | None
     attempt: int
+
+
+_Process = Callable[[list[_Delivery]], Awaitable[list[Outcome]]]
 
 
 class InProcessBus(Bus):
@@ -93,10 +98,25 @@ class InProcessBus(Bus):
         self._queues[queue].put_nowait(_Delivery(body, None, 1))
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int | None = None) -> None:
+        async def process(items: list[_Delivery]) -> list[Outcome]:
+            [item] = items
+            return [await run_handler(queue, handler, item.body, item.attempt, self._policy)]
+
+        self._add_workers(queue, process, 1, prefetch or self._prefetch)
+
+    async def consume_batches(
+        self, queue: str, handler: BatchHandler, *, max_batch: int = 50, prefetch: int | None = None
+    ) -> None:
+        async def process(items: list[_Delivery]) -> list[Outcome]:
+            return await run_batch(queue, handler, [(i.body, i.attempt) for i in items], self._policy)
+
+        self._add_workers(queue, process, max_batch, max(1, (prefetch or self._prefetch) // max_batch))
+
+    def _add_workers(self, queue: str, process: _Process, max_batch: int, count: int) -> None:
         if queue not in self._queues:
             raise ValueError(f"unknown queue {queue!r}")
-        for _ in range(prefetch or self._prefetch):
-            task = asyncio.create_task(self._worker(queue, handler), name=f"bus-worker-{queue}")
+        for _ in range(count):
+            task = asyncio.create_task(self._worker(queue, process, max_batch), name=f"bus-worker-{queue}")
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
 
@@ -104,19 +124,23 @@ class InProcessBus(Bus):
         """Messages waiting in ``queue`` (not counting those in a retry delay); for tests and benches."""
         return self._queues[queue].qsize()
 
-    async def _worker(self, queue: str, handler: Handler) -> None:
+    async def _worker(self, queue: str, process: _Process, max_batch: int) -> None:
         source = self._queues[queue]
         task = asyncio.current_task()
         assert task is not None
         while self._running:
-            delivery = await source.get()
+            items = [await source.get()]
+            while len(items) < max_batch and not source.empty():
+                items.append(source.get_nowait())
             self._busy.add(task)
             try:
-                outcome = await run_handler(queue, handler, delivery.body, delivery.attempt, self._policy)
-                await self._settle(queue, delivery, outcome)
+                outcomes = await process(items)
+                for item, outcome in zip(items, outcomes, strict=True):
+                    await self._settle(queue, item, outcome)
             finally:
                 self._busy.discard(task)
-                source.task_done()
+                for _ in items:
+                    source.task_done()
 
     async def _settle(self, queue: str, delivery: _Delivery, outcome: Outcome) -> None:
         if isinstance(outcome, Ack):

@@ -34,6 +34,7 @@ from aio_pika.abc import (
 from workflow.messaging.bus import (
     QUEUES,
     Ack,
+    BatchHandler,
     Bus,
     Dead,
     DeadLetter,
@@ -44,6 +45,7 @@ from workflow.messaging.bus import (
     Retry,
     RetryPolicy,
     direct_key,
+    run_batch,
     run_handler,
 )
 from workflow.messaging.envelope import Envelope
@@ -103,6 +105,8 @@ class RabbitMQBus(Bus):
         self._exchanges: dict[str, AbstractExchange] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._workers: set[asyncio.Task[None]] = set()  # batch workers
+        self._busy: set[asyncio.Task[None]] = set()  # batch workers handling a batch now
         self._accepting = False
 
     # --- life cycle ---------------------------------------------------------------------------------
@@ -123,8 +127,10 @@ class RabbitMQBus(Bus):
             except Exception as exc:  # a dead connection cancelled them already
                 logger.info("cancel consumer on %s: %s", queue.name, exc.__class__.__name__)
         self._consumers.clear()
-        if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        for task in self._workers - self._busy:
+            task.cancel()  # idle; prefetched messages it never took return to the queue at close
+        if self._in_flight or self._workers:
+            await asyncio.gather(*self._in_flight, *self._workers, return_exceptions=True)
         if self._connection is not None:
             await self._connection.close()
         self._connection = None
@@ -189,10 +195,8 @@ class RabbitMQBus(Bus):
         )
         try:
             # A robust channel waits for reconnection without limit; the timeout turns that into a failure.
-            await asyncio.wait_for(
-                self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
-                self._timeout,
-            )
+            async with asyncio.timeout(self._timeout):  # no extra task per publish, unlike wait_for
+                await self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True)
         except PUBLISH_ERRORS as exc:
             raise PublishFailed(
                 f"publish to {routing_key!r} failed: {exc.__class__.__name__}: {exc}"
@@ -208,6 +212,44 @@ class RabbitMQBus(Bus):
             await self._deliver(queue, handler, message)
 
         await self._consume_queue(queue, on_message, prefetch or self._prefetch)
+
+    async def consume_batches(
+        self, queue: str, handler: BatchHandler, *, max_batch: int = 50, prefetch: int | None = None
+    ) -> None:
+        if queue not in self._topology:
+            raise ValueError(f"unknown queue {queue!r}")
+        prefetch = prefetch or self._prefetch
+        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        for _ in range(max(1, prefetch // max_batch)):
+            task = asyncio.create_task(
+                self._batch_worker(queue, handler, inbox, max_batch), name=f"batch-{queue}"
+            )
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            inbox.put_nowait(message)
+
+        await self._consume_queue(queue, on_message, prefetch)
+
+    async def _batch_worker(
+        self, queue: str, handler: BatchHandler, inbox: asyncio.Queue[AbstractIncomingMessage], max_batch: int
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while self._accepting:
+            messages = [await inbox.get()]
+            while len(messages) < max_batch and not inbox.empty():
+                messages.append(inbox.get_nowait())
+            self._busy.add(task)
+            try:
+                attempts = [_int_header(m.headers, H_ATTEMPT, 1) for m in messages]
+                items = [(m.body, a) for m, a in zip(messages, attempts, strict=True)]
+                outcomes = await run_batch(queue, handler, items, self._policy)
+                for message, attempt, outcome in zip(messages, attempts, outcomes, strict=True):
+                    await self._settle_or_requeue(queue, message, attempt, outcome)
+            finally:
+                self._busy.discard(task)
 
     async def _consume_queue(self, name: str, callback: Any, prefetch: int) -> None:
         assert self._connection is not None, "start() the bus first"
@@ -230,6 +272,11 @@ class RabbitMQBus(Bus):
     async def _deliver(self, queue: str, handler: Handler, message: AbstractIncomingMessage) -> None:
         attempt = _int_header(message.headers, H_ATTEMPT, 1)
         outcome = await run_handler(queue, handler, message.body, attempt, self._policy)
+        await self._settle_or_requeue(queue, message, attempt, outcome)
+
+    async def _settle_or_requeue(
+        self, queue: str, message: AbstractIncomingMessage, attempt: int, outcome: Outcome
+    ) -> None:
         try:
             await self._settle(queue, message, attempt, outcome)
         except Exception as exc:
