@@ -312,3 +312,24 @@ async def test_a_wrong_password_is_retried_not_failed(
         await p.relay.stop()
         await p.service.stop()
         await p.bus.stop()
+
+
+async def test_embedded_default_writes_eml_files(engine: AsyncEngine, tmp_path: Path) -> None:
+    from workflow.mail.service import start_mail_service
+
+    settings = load_settings(env={"MUHTAR_MAIL_OUTBOX_DIR": str(tmp_path / "mail")}, var_dir=tmp_path)
+    bus = InProcessBus(SqlDeadLetterStore(engine), RetryPolicy(delays_s=(0.05,), max_attempts=2))
+    await bus.start()
+    service = await start_mail_service(settings, engine, bus)
+    relay = OutboxRelay(engine, bus, poll_s=0.05)
+    await relay.start()
+    try:
+        p = Pipeline(engine, bus, relay, service, SmtpServer(ScriptedHandler()))
+        mail_id = await p.queue()
+        await wait_until(engine, mail_id, {"sent"})
+        parsed = _parse((tmp_path / "mail" / f"{mail_id}.eml").read_bytes())
+        assert parsed["Subject"] == "Talebiniz sonuçlandı – Talep No: 1234"
+    finally:
+        await relay.stop()
+        await service.stop()
+        await bus.stop()

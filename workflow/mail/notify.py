@@ -141,15 +141,8 @@ async def _public_attachments(
         return []
     if not ids:
         return []
-    names = dict(
-        (
-            await conn.execute(
-                select(_attachments.c.id, _attachments.c.original_name).where(_attachments.c.id.in_(ids))
-            )
-        )
-        .tuples()
-        .all()
-    )
+    query = select(_attachments.c.id, _attachments.c.original_name).where(_attachments.c.id.in_(ids))
+    names = {str(r[0]): str(r[1]) for r in (await conn.execute(query)).all()}
     base = _request_url(settings, number)
     return [{"name": str(names.get(i, "Ek")), "url": f"{base}/ekler/{i}"} for i in ids]
 
@@ -181,9 +174,8 @@ async def mail_request_step(conn: AsyncConnection, envelope: Envelope, settings:
     if row is None:
         return
     ids = _step_unit_ids(envelope)
-    names = dict(
-        (await conn.execute(select(units.c.id, units.c.name).where(units.c.id.in_(ids)))).tuples().all()
-    )
+    query = select(units.c.id, units.c.name).where(units.c.id.in_(ids))
+    names = {int(r[0]): str(r[1]) for r in (await conn.execute(query)).all()}
     context = {
         "step": STEP_EVENTS[envelope.schema],
         "units": [names[i] for i in ids if i in names],
@@ -199,3 +191,9 @@ MAIL_EVENT_HOOKS: dict[str, tuple[MailHook, ...]] = {
     "request.concluded": (mail_request_concluded,),
     **{schema: (mail_request_step,) for schema in STEP_EVENTS},
 }
+
+
+async def run_mail_hooks(conn: AsyncConnection, envelope: Envelope, settings: Settings) -> None:
+    """Run the e-mail hooks of one event (for an events consumer that does not merge the tables)."""
+    for hook in MAIL_EVENT_HOOKS.get(envelope.schema, ()):
+        await hook(conn, envelope, settings)
