@@ -84,6 +84,15 @@ def test_fixed_replies_fit(mode: str) -> None:
         answers.Ambiguous(),
     ):
         assert segments(filing_text(outcome, c), mode) <= 2
+    for name, context in (
+        ("inbound_too_short", {"minimum": 20, "keyword": "SIKAYET"}),
+        ("inbound_rate_limited", {"minutes": 60}),
+        ("inbound_unregistered", {"web_url": c.web_url}),
+        ("inbound_not_found", {"typed": "1234567890123456"}),
+    ):
+        text = render(name, **context)
+        assert segments(fit([text], mode=mode), mode) <= 2
+        assert fit([text], mode=mode) in (text, gsm_forms(text)), name  # never cut
 
 
 @pytest.mark.parametrize("mode", MODES)
