@@ -43,20 +43,10 @@ async def test_workflow_process_consumes_then_drains_and_exits_on_sigterm(
         "MUHTAR_BUS_AMQP_URL": rabbit_url,
         "PYTHONPATH": str(ROOT),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from workflow.entrypoints.cli import main; raise SystemExit(main())",
-            "workflow",
-        ],
-        cwd=tmp_path,
-        env=env,
-    )
-    publisher = RabbitMQBus(rabbit_url)
+    process = spawn_workflow(env, tmp_path)
+    publisher = RabbitMQBus(rabbit_url)  # declares the same topology, so messages wait for the consumer
     try:
-        await asyncio.sleep(0)
-        await wait_until(lambda: _publisher_started(publisher), "the broker topology declared")
+        await publisher.start()
 
         async def consumed() -> bool:
             assert process.poll() is None, "muhtar workflow exited on its own"
