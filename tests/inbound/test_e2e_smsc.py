@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway_sms.service import Gateway, start_gateway
 from gateway_sms.simulator import SimMessage, Simulator
 from tests.inbound.conftest import DESCRIPTION, OTHER_MUHTAR_PHONE, OWNER_PHONE, UNREGISTERED_PHONE, Cast
+from tests.messaging.conftest import rabbit_url, rabbit_vhost  # noqa: F401  (fixtures: a private vhost)
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands
 from workflow.entrypoints.workflow_service import Stoppable, start_workflow_service
@@ -45,10 +46,13 @@ class System:
         return self.received(phone)[seen]
 
 
-@pytest.fixture
-def e2e_settings(tmp_path: Path) -> Settings:
+@pytest.fixture(params=["inprocess", "rabbitmq"])
+def e2e_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     base = load_settings(env={}, var_dir=tmp_path)
-    return replace(base, bus=replace(base.bus, relay_poll_s=0.05))
+    bus = replace(base.bus, relay_poll_s=0.05)
+    if request.param == "rabbitmq":
+        bus = replace(bus, kind="rabbitmq", amqp_url=request.getfixturevalue("rabbit_url"))
+    return replace(base, bus=bus)
 
 
 @pytest.fixture
