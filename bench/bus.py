@@ -7,6 +7,8 @@ Figures (each on a fresh database / vhost):
   -> ack, end to end, from the first publish to the last handled message;
 - ``consume-batches``: the same with ``consume_batches`` (up to 50 messages per transaction), as the
   workflow service consumes ``events`` and ``sms.status``;
+- ``publish``: publishes alone (confirmed), 500 in flight at a time;
+- ``drain-batches``: messages already queued -> consumed in batches -> commit -> ack (the consumer alone);
 - ``relay``: outbox rows already committed -> published with confirms and marked sent (nothing consuming);
 - ``pipeline``: outbox rows -> relay -> bus -> handler commit (batches) -> ack.
 
@@ -142,21 +144,41 @@ async def start_consumer(
         await bus.consume("bench", idempotent(engine, "bench", work))
 
 
-async def bench_consume(bus_kind: str, engine: AsyncEngine, url: str, total: int, *, batches: bool) -> float:
-    bus = make_bus(bus_kind, url)
-    await bus.start()
-    finished = asyncio.Event()
-    await start_consumer(bus, engine, total, finished, batches=batches)
+async def publish_all(bus: Bus, total: int) -> None:
     envelopes = [message(n) for n in range(total)]
-    started = time.perf_counter()
     for start in range(0, total, PUBLISH_CHUNK):
         await asyncio.gather(
             *(bus.publish("bench.note", e) for e in envelopes[start : start + PUBLISH_CHUNK])
         )
+
+
+async def bench_consume(
+    bus_kind: str, engine: AsyncEngine, url: str, total: int, *, batches: bool, queued_first: bool = False
+) -> float:
+    """End to end; with ``queued_first`` the messages are published before the clock starts (consumer alone)."""
+    bus = make_bus(bus_kind, url)
+    await bus.start()
+    finished = asyncio.Event()
+    if queued_first:
+        await publish_all(bus, total)
+    started = time.perf_counter()
+    await start_consumer(bus, engine, total, finished, batches=batches)
+    if not queued_first:
+        await publish_all(bus, total)
     await finished.wait()
     elapsed = time.perf_counter() - started
     await bus.stop()
     assert await count(engine, select(func.count()).select_from(processed_messages)) == total
+    return total / elapsed
+
+
+async def bench_publish(bus_kind: str, url: str, total: int) -> float:
+    bus = make_bus(bus_kind, url)
+    await bus.start()
+    started = time.perf_counter()
+    await publish_all(bus, total)
+    elapsed = time.perf_counter() - started
+    await bus.stop()
     return total / elapsed
 
 
@@ -207,7 +229,7 @@ async def main() -> None:
     for name, (bus_kind, db_kind) in SETUPS.items():
         if args.only and name != args.only:
             continue
-        for what in ("consume", "consume-batches", "relay", "pipeline"):
+        for what in FIGURES:
             async with database(db_kind) as engine:
                 if bus_kind == "rabbitmq":
                     async with rabbit_vhost() as url:
@@ -217,7 +239,14 @@ async def main() -> None:
             print(f"{name:20} {what:15} {args.messages:>6} messages  {rate:8.0f} msg/s", flush=True)
 
 
+FIGURES = ("publish", "consume", "consume-batches", "drain-batches", "relay", "pipeline")
+
+
 async def run(what: str, bus_kind: str, engine: AsyncEngine, url: str, total: int) -> float:
+    if what == "publish":
+        return await bench_publish(bus_kind, url, total)
+    if what == "drain-batches":
+        return await bench_consume(bus_kind, engine, url, total, batches=True, queued_first=True)
     if what.startswith("consume"):
         return await bench_consume(bus_kind, engine, url, total, batches=what == "consume-batches")
     return await bench_relay(bus_kind, engine, url, total, consume=what == "pipeline")
