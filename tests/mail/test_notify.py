@@ -18,10 +18,10 @@ from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands as c
 from workflow.mail.compose import ISTANBUL
 from workflow.mail.digest import queue_due_digests
-from workflow.mail.notify import run_mail_hooks
 from workflow.mail.preferences import MailPreferences, get_preferences, set_digest, set_preferences
 from workflow.mail.tables import mail_messages
 from workflow.messaging.envelope import Envelope
+from workflow.messaging.notifications import run_event_hooks
 from workflow.settings import Settings, load_settings
 
 ADDRESS = "ayse.yilmaz@muhtar.gov.tr"
@@ -85,7 +85,7 @@ async def events(engine: AsyncEngine) -> list[Envelope]:
 async def handle_events(engine: AsyncEngine, settings: Settings) -> None:
     for envelope in await events(engine):
         async with engine.begin() as conn:
-            await run_mail_hooks(conn, envelope, settings)
+            await run_event_hooks(conn, envelope, settings)
 
 
 async def mails(engine: AsyncEngine) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbound.replies import fit, local_date, render
 from workflow.adapters.orm import muhtars, requests
 from workflow.domain.model import KIND_LABELS, RequestKind
+from workflow.mail.notify import MAIL_EVENT_HOOKS
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.sms_store import queue_sms
 from workflow.settings import Settings
@@ -114,6 +115,9 @@ EVENT_HOOKS: dict[str, tuple[EventHook, ...]] = {
     "request.filed": (confirm_filing,),
     "request.concluded": (notify_conclusion,),
 }
+# E-mail (workflow/mail/notify.py) runs after the SMS hooks of the same event.
+for _schema, _hooks in MAIL_EVENT_HOOKS.items():
+    EVENT_HOOKS[_schema] = EVENT_HOOKS.get(_schema, ()) + _hooks
 
 
 async def run_event_hooks(conn: AsyncConnection, envelope: Envelope, settings: Settings) -> None:
