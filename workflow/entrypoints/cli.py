@@ -103,6 +103,14 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "workflow.mail.commands:export_command", "export muhtar e-mail addresses as CSV or LDIF",
         "workflow.mail.commands:export_arguments",
     ),
+    ("mail", "digest"): Command(
+        "workflow.mail.commands:digest_command", "turn a staff user's daily task digest e-mail on or off",
+        "workflow.mail.commands:digest_arguments",
+    ),
+    ("mail", "preferences"): Command(
+        "workflow.mail.commands:preferences_command", "show or change a muhtar's e-mail notifications",
+        "workflow.mail.commands:preferences_arguments",
+    ),
     ("config", "check"): Command(
         "workflow.entrypoints.config_commands:check", "validate the settings and say which mode they select"
     ),

@@ -1,4 +1,6 @@
-"""``muhtar mail addresses`` and ``muhtar mail export --format csv|ldif [--since DATE] [--output FILE]``.
+"""``muhtar mail addresses``, ``muhtar mail export --format csv|ldif [--since DATE] [--output FILE]``,
+``muhtar mail digest USERNAME (--email ADDRESS | --off)`` and
+``muhtar mail preferences ADDRESS [--received on|off] [--concluded on|off] [--steps on|off]``.
 
 Reports go to standard error in English; the export itself to standard output (or ``--output``). Names and
 addresses are not logged: the summary counts them and names muhtars by internal id only.
@@ -7,15 +9,20 @@ addresses are not logged: the summary counts them and names muhtars by internal 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from workflow.adapters.db import create_engine
+from workflow.adapters.orm import muhtars
 from workflow.mail.export import to_csv, to_ldif
+from workflow.mail.preferences import UnknownStaffUser, get_preferences, set_digest, set_preferences
 from workflow.mail.provisioning import assign_addresses, current_addresses
 from workflow.settings import Settings
 
@@ -87,4 +94,81 @@ async def export_command(settings: Settings, args: argparse.Namespace) -> int:
         tmp.write_text(text, encoding="utf-8", newline="")
         tmp.replace(args.output)
     print(f"{len(entries)} addresses exported", file=sys.stderr)
+    return 0
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_SWITCH = {"on": True, "off": False}
+
+
+def _address(value: str) -> str:
+    if not _ADDRESS.fullmatch(value.strip()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an e-mail address")
+    return value.strip()
+
+
+def digest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("username", help="the staff user's user name")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--email", type=_address, help="send the daily digest to this address")
+    group.add_argument("--off", action="store_true", help="stop sending the digest")
+
+
+async def digest_command(settings: Settings, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database.url)
+    try:
+        async with engine.begin() as conn:
+            await set_digest(conn, args.username, args.email, not args.off)
+    except UnknownStaffUser:
+        print(f"muhtar: no staff user named {args.username!r}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"muhtar: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    state = "off" if args.off else f"on, daily at {settings.mail.digest_hour:02d}:00 Europe/Istanbul"
+    print(f"digest for {args.username}: {state}", file=sys.stderr)
+    return 0
+
+
+def preferences_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", type=_address, help="the muhtar's e-mail address")
+    for flag, what in (
+        ("received", "request received"),
+        ("concluded", "request concluded"),
+        ("steps", "routing steps"),
+    ):
+        parser.add_argument(f"--{flag}", choices=sorted(_SWITCH), help=f"e-mail on {what}")
+
+
+async def preferences_command(settings: Settings, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database.url)
+    try:
+        async with engine.begin() as conn:
+            muhtar_id = (
+                await conn.execute(select(muhtars.c.id).where(muhtars.c.email == args.address.lower()))
+            ).scalar()
+            if muhtar_id is None:
+                print("muhtar: no muhtar has this e-mail address", file=sys.stderr)
+                return 2
+            current = await get_preferences(conn, muhtar_id)
+            wanted = replace(
+                current,
+                **{
+                    field: _SWITCH[value]
+                    for field, value in (
+                        ("request_received", args.received),
+                        ("request_concluded", args.concluded),
+                        ("routing_steps", args.steps),
+                    )
+                    if value is not None
+                },
+            )
+            if wanted != current:
+                await set_preferences(conn, muhtar_id, wanted)
+    finally:
+        await engine.dispose()
+    shown = ", ".join(f"{name}={'on' if on else 'off'}" for name, on in asdict(wanted).items())
+    print(f"e-mail notifications: {shown}", file=sys.stderr)
     return 0
