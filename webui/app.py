@@ -28,6 +28,7 @@ from webui.keys import (
     CLOCK,
     ENGINE,
     KEYS,
+    SESSION_CACHE,
     SETTINGS,
     UOW_FACTORY,
     Clock,
@@ -35,6 +36,7 @@ from webui.keys import (
 from webui.middlewares import error_middleware, on_prepare_headers
 from webui.render import setup_jinja
 from webui.routes import setup_routes
+from webui.session_cache import SessionCache
 from workflow.adapters.db import create_engine
 from workflow.bootstrap import bootstrap
 from workflow.paths import VAR_DIR
@@ -80,6 +82,7 @@ def init_app(
     app[CLOCK] = clock or utc_now
     app[ATTACHMENTS_DIR] = attachments_dir or VAR_DIR / "attachments"
     app[CAPTCHA] = CaptchaMaker()
+    app[SESSION_CACHE] = SessionCache()
     setup_jinja(app)
     setup_routes(app)
     app.on_response_prepare.append(on_prepare_headers)

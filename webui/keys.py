@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webui.captcha import CaptchaMaker
 from webui.crypto import Keys
+from webui.session_cache import SessionCache
 from workflow.service_layer.messagebus import MessageBus
 from workflow.service_layer.unit_of_work import AbstractUnitOfWork
 from workflow.settings import Settings
@@ -26,3 +27,4 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 KEYS = web.AppKey("keys", Keys)
 ATTACHMENTS_DIR = web.AppKey("attachments_dir", Path)
 CAPTCHA = web.AppKey("captcha", CaptchaMaker)
+SESSION_CACHE = web.AppKey("session_cache", SessionCache)

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from webui import csrf, flash
 from webui.clock import aware
 from webui.crypto import sha256_hex
-from webui.keys import CLOCK, ENGINE, SETTINGS
+from webui.keys import CLOCK, ENGINE, SESSION_CACHE, SETTINGS
 from webui.middlewares import STATIC_PREFIX
+from webui.session_cache import Entry
 from webui.tables import web_sessions
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ async def end(conn: AsyncConnection, token: str, now: datetime, reason: str) -> 
 
 
 async def end_all_for(conn: AsyncConnection, kind: str, subject_id: str, now: datetime, reason: str) -> int:
-    """End every open session of one person (password or role changed, account disabled)."""
+    """End every open session of one person (password or role changed, account disabled).
+
+    After the commit, call ``app[SESSION_CACHE].forget_subject(kind, subject_id)`` so this process stops
+    trusting them at once (other processes notice within session_cache.CHECK_EVERY).
+    """
     result = await conn.execute(
         update(web_sessions)
         .where(
@@ -108,6 +113,7 @@ async def sign_out(request: web.Request, reason: str = "logout") -> None:
     session = await get_session(request)
     token = session.get(_TOKEN_KEY)
     if isinstance(token, str):
+        request.app[SESSION_CACHE].forget(sha256_hex(token))
         async with request.app[ENGINE].begin() as conn:
             await end(conn, token, request.app[CLOCK](), reason)
     await fresh_session(request)
@@ -115,31 +121,46 @@ async def sign_out(request: web.Request, reason: str = "logout") -> None:
     request[PRINCIPAL] = None
 
 
+async def _remembered(request: web.Request, token_hash: str, now: datetime) -> Entry | None:
+    """The session's row as last read (from the per-process cache when fresh), or None if it has ended."""
+    cache = request.app[SESSION_CACHE]
+    entry = cache.get(token_hash, now)
+    if entry is not None:
+        return entry
+    async with request.app[ENGINE].connect() as conn:
+        query = select(web_sessions).where(web_sessions.c.token_hash == token_hash)
+        row = (await conn.execute(query)).first()
+    if row is None or row.ended_at is not None:
+        cache.forget(token_hash)
+        return None
+    entry = Entry(row.subject_kind, row.subject_id, aware(row.created_at), aware(row.last_seen_at), now)
+    cache.put(token_hash, entry)
+    return entry
+
+
 async def _load(request: web.Request, token: str) -> Principal | str:
     """The principal, or why the session is over ("ended", "idle", "absolute")."""
     security = request.app[SETTINGS].security
     now = request.app[CLOCK]()
     token_hash = sha256_hex(token)
-    async with request.app[ENGINE].connect() as conn:
-        row = (
-            await conn.execute(select(web_sessions).where(web_sessions.c.token_hash == token_hash))
-        ).first()
-    if row is None or row.ended_at is not None:
+    entry = await _remembered(request, token_hash, now)
+    if entry is None:
         return "ended"
-    created, seen = aware(row.created_at), aware(row.last_seen_at)
-    if now - created > timedelta(hours=security.session_absolute_h):
+    if now - entry.created_at > timedelta(hours=security.session_absolute_h):
         reason = "absolute"
-    elif now - seen > timedelta(minutes=security.session_idle_min):
+    elif now - entry.last_seen_at > timedelta(minutes=security.session_idle_min):
         reason = "idle"
     else:
-        if now - seen >= TOUCH_EVERY:
+        if now - entry.last_seen_at >= TOUCH_EVERY:
             async with request.app[ENGINE].begin() as conn:
                 await conn.execute(
                     update(web_sessions)
                     .where(web_sessions.c.token_hash == token_hash)
                     .values(last_seen_at=now)
                 )
-        return Principal(row.subject_kind, row.subject_id, created)
+            entry.last_seen_at = now
+        return Principal(entry.kind, entry.subject_id, entry.created_at)
+    request.app[SESSION_CACHE].forget(token_hash)
     async with request.app[ENGINE].begin() as conn:
         await end(conn, token, now, reason)
     return reason

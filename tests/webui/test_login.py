@@ -23,8 +23,9 @@ from tests.webui.conftest import (
     log_in,
     sms_texts,
 )
-from webui.keys import CLOCK, KEYS
+from webui.keys import CLOCK, KEYS, SESSION_CACHE
 from webui.otp import Outcome, verify
+from webui.sessions import end_all_for
 from webui.tables import otp_challenges, web_sessions
 from workflow.adapters.orm import muhtars
 from workflow.registry.testdata import national_form
@@ -407,3 +408,24 @@ async def test_sessions_table_counts(client: TestClient, engine: AsyncEngine, mu
     await log_in(client, engine, muhtar)
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(web_sessions))).scalar_one() == 1
+
+
+async def test_a_session_ended_by_another_process_stops_working_within_seconds(
+    client: TestClient, engine: AsyncEngine, muhtar: Muhtar, clock: Clock
+) -> None:
+    await log_in(client, engine, muhtar)
+    assert (await client.get("/talepler")).url.path == "/talepler"
+    async with engine.begin() as conn:  # e.g. an administrator in another web process
+        assert await end_all_for(conn, "muhtar", muhtar.id, clock(), "admin") == 1
+    clock.advance(seconds=6)  # past session_cache.CHECK_EVERY
+    assert (await client.get("/talepler")).url.path == "/giris"
+
+
+async def test_forget_subject_ends_trust_in_this_process_at_once(
+    client: TestClient, engine: AsyncEngine, muhtar: Muhtar
+) -> None:
+    await log_in(client, engine, muhtar)
+    async with engine.begin() as conn:
+        await end_all_for(conn, "muhtar", muhtar.id, _now(client), "password_changed")
+    client.app[SESSION_CACHE].forget_subject("muhtar", muhtar.id)
+    assert (await client.get("/talepler")).url.path == "/giris"
