@@ -213,3 +213,29 @@ async def failed_rounds(bus: FlakyBus, count: int) -> bool:
 
 async def parked(engine: AsyncEngine) -> bool:
     return bool(await list_dead_letters(engine))
+
+
+async def test_in_process_messages_not_delivered_at_stop_are_delivered_after_the_next_start(
+    engine: AsyncEngine,
+) -> None:
+    store = SqlDeadLetterStore(engine)
+    before = InProcessBus(store, topology=TEST_TOPOLOGY)
+    await before.start()
+    await before.publish("work.item", ping(1))  # nobody consumes before the stop
+    await before.stop()
+    [kept] = await list_dead_letters(engine)
+    assert kept.state == "replay-requested" and kept.queue == "t.work"
+
+    after = InProcessBus(store, topology=TEST_TOPOLOGY)
+    await after.start()
+    seen = Recorder()
+    await after.consume("t.work", seen)
+    relay = OutboxRelay(engine, after, poll_s=0.05)
+    await relay.start()
+    try:
+        [delivered] = await seen.wait_for(1)
+    finally:
+        await relay.stop()
+        await after.stop()
+    assert delivered.payload == {"n": 1}
+    assert [d.state for d in await list_dead_letters(engine, include_replayed=True)] == ["replayed"]
