@@ -307,3 +307,41 @@ async def test_dead_letters_reach_the_table_and_an_operator_replay_is_delivered(
     assert calls == [5, 5]
     assert [d.state for d in await list_dead_letters(pg_engine, include_replayed=True)] == ["replayed"]
     assert await ready_messages(rabbit_url, "t.dead") == 0
+
+
+async def test_a_message_that_keeps_killing_its_consumer_is_parked_by_the_broker(
+    pg_engine: AsyncEngine, rabbit_url: str
+) -> None:
+    """Crashes are simulated by returning the delivery unacked (as a dying channel does), three times."""
+    sink = RabbitMQBus(
+        rabbit_url,
+        exchange="t",
+        policy=FAST_POLICY,
+        dead_letters=SqlDeadLetterStore(pg_engine),
+        topology=TEST_TOPOLOGY,
+        delivery_limit=2,
+    )
+    await sink.start()
+    returned: list[int] = []
+    connection = await aio_pika.connect(rabbit_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue("t.work")
+
+        async def crash(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            returned.append(1)
+            await message.nack(requeue=True)
+
+        await queue.consume(crash)
+        await sink.publish("work.item", ping(1))
+
+        async def parked() -> bool:
+            return bool(await list_dead_letters(pg_engine))
+
+        await wait_until(parked, "the broker parks the message after its delivery limit")
+    finally:
+        await connection.close()
+        await sink.stop()
+    [letter] = await list_dead_letters(pg_engine)
+    assert letter.queue == "t.work" and letter.reason.startswith("broker: delivery_limit")
+    assert len(returned) == 3  # the first delivery and two more, then the limit
