@@ -69,3 +69,7 @@ async def add_muhtar(
             )
         )
     return muhtar_id
+
+
+# RabbitMQ: a private vhost per test (shared with the messaging tests; fails under CI=true if unreachable).
+from tests.messaging.conftest import rabbit_url, rabbit_vhost  # noqa: E402, F401

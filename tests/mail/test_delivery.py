@@ -23,7 +23,7 @@ from workflow.mail.queue import mail_envelope, queue_mail
 from workflow.mail.service import MailService
 from workflow.mail.tables import mail_messages
 from workflow.mail.transport import SmtpTransport
-from workflow.messaging.bus import RetryPolicy
+from workflow.messaging.bus import Bus, RetryPolicy
 from workflow.messaging.deadletters import SqlDeadLetterStore, list_dead_letters
 from workflow.messaging.inprocess import InProcessBus
 from workflow.messaging.relay import OutboxRelay
@@ -76,7 +76,7 @@ async def _dead_letters(engine: AsyncEngine, count: int) -> bool:
 @dataclass
 class Pipeline:
     engine: AsyncEngine
-    bus: InProcessBus
+    bus: Bus
     relay: OutboxRelay
     service: MailService
     server: SmtpServer
@@ -329,6 +329,38 @@ async def test_embedded_default_writes_eml_files(engine: AsyncEngine, tmp_path: 
         await wait_until(engine, mail_id, {"sent"})
         parsed = _parse((tmp_path / "mail" / f"{mail_id}.eml").read_bytes())
         assert parsed["Subject"] == "Talebiniz sonuçlandı – Talep No: 1234"
+    finally:
+        await relay.stop()
+        await service.stop()
+        await bus.stop()
+
+
+async def test_over_rabbitmq_temporary_refusal_then_success(
+    pg_engine: AsyncEngine, settings: Settings, server: SmtpServer, rabbit_url: str
+) -> None:
+    """The real topology (QUEUES with mail.outbound, delay queues for the back-off) on RabbitMQ."""
+    from workflow.messaging.rabbitmq import RabbitMQBus
+
+    bus = RabbitMQBus(
+        rabbit_url,
+        exchange="m",
+        policy=RetryPolicy(delays_s=(0.1,), max_attempts=4),
+        dead_letters=SqlDeadLetterStore(pg_engine),
+        reconnect_s=0.5,
+    )
+    await bus.start()
+    smtp = SmtpTransport("127.0.0.1", server.port, "none", timeout_s=10.0)
+    service = MailService(settings, pg_engine, bus, smtp, sweep_interval_s=3600)
+    await service.start()
+    relay = OutboxRelay(pg_engine, bus, poll_s=0.05)
+    await relay.start()
+    try:
+        server.handler.replies.append("451 4.7.1 Greylisted, try again later")
+        p = Pipeline(pg_engine, bus, relay, service, server)
+        mail_id = await p.queue()
+        row = await wait_until(pg_engine, mail_id, {"sent"}, min_attempts=2)
+        assert row["attempts"] == 2
+        assert len(server.handler.received) == 1
     finally:
         await relay.stop()
         await service.stop()
