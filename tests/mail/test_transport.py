@@ -140,3 +140,27 @@ def test_stored_texts_round_trip_into_the_message() -> None:
     parsed = email.message_from_bytes(data, policy=policy.default)
     assert parsed["Subject"] == "Konu: ğüşıöç İĞÜŞÖÇ"
     assert parsed["To"].addresses[0].display_name == "Ümit Ilgaz"
+
+
+async def test_the_outbox_reader_lists_newest_first_and_skips_junk(tmp_path: Path) -> None:
+    import os
+
+    from workflow.mail.outbox_files import recent_mails
+
+    folder = tmp_path / "mail"
+    assert recent_mails(folder) == []
+    transport = FileTransport(folder)
+    await transport.send(_message("a" * 32))
+    await transport.send(_message("b" * 32))
+    os.utime(folder / f"{'a' * 32}.eml", (1_000_000_000, 1_000_000_000))  # older
+    (folder / ".c.tmp").write_bytes(b"half")
+    (folder / "broken.eml").write_bytes(b"\xff\xfe not a mail")
+    os.utime(folder / "broken.eml", (0, 0))
+    mails = recent_mails(folder, limit=10)
+    assert [m.mail_id for m in mails][:2] == ["b" * 32, "a" * 32]
+    first = mails[0]
+    assert first.subject == "Talebiniz alındı – Talep No: 1001"
+    assert first.to == "Işıl Irmak <isil.irmak@muhtar.gov.tr>"
+    assert "numarasıyla kaydedilmiştir" in first.text and "<strong>1001</strong>" in first.html
+    assert first.date is not None and first.date.utcoffset() is not None
+    assert len(recent_mails(folder, limit=1)) == 1
