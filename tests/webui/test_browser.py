@@ -98,6 +98,9 @@ async def test_muhtar_files_a_request_in_a_real_browser(
     await page.get_by_role("link", name=re.compile("BAŞVURU")).click()
 
     await page.wait_for_url(re.compile(r"/giris"))
+    await page.get_by_label("T.C. Kimlik No").fill("12345678901")
+    await page.get_by_label("Ad Soyad").focus()  # leaving the field checks the check digits at once
+    assert "geçerli görünmüyor" in (await page.locator("#tckn-canli").text_content() or "")
     await page.get_by_label("T.C. Kimlik No").fill(muhtar.tckn)
     await page.get_by_label("Ad Soyad").fill("ayşe yılmaz")
     await page.get_by_label("Doğrulama Kodu").fill(await captcha_answer(page, app))

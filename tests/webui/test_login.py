@@ -429,3 +429,11 @@ async def test_forget_subject_ends_trust_in_this_process_at_once(
         await end_all_for(conn, "muhtar", muhtar.id, _now(client), "password_changed")
     client.app[SESSION_CACHE].forget_subject("muhtar", muhtar.id)
     assert (await client.get("/talepler")).url.path == "/giris"
+
+
+async def test_signed_in_muhtar_skips_the_log_in_page(
+    client: TestClient, engine: AsyncEngine, muhtar: Muhtar
+) -> None:
+    await log_in(client, engine, muhtar)
+    assert (await client.get("/giris")).url.path == "/basvuru"
+    assert (await client.get("/giris?sonra=/talepler")).url.path == "/talepler"

@@ -129,6 +129,11 @@ async def test_multipart_to_a_form_that_does_not_stream_is_refused(client: TestC
     assert response.status == 403
 
 
+async def test_favicon(client: TestClient) -> None:
+    response = await client.get("/favicon.ico")
+    assert response.status == 200 and (await response.read())[:4] == b"\x00\x00\x01\x00"
+
+
 async def test_captcha_image_and_audio(client: TestClient) -> None:
     assert (await client.get("/giris/dogrulama-kodu.png")).status == 404  # no captcha issued yet
     await client.get("/giris")

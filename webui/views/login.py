@@ -35,6 +35,8 @@ async def _login_page(request: web.Request, form: Form, status: int = 200) -> we
 
 
 async def form(request: web.Request) -> web.Response:
+    if sessions.current(request, "muhtar") is not None:  # already signed in
+        raise web.HTTPSeeOther(safe_next(request.query.get("sonra"), AFTER_LOGIN))
     session = await get_session(request)
     session["next"] = safe_next(request.query.get("sonra"), AFTER_LOGIN)
     return await _login_page(request, Form())

@@ -6,6 +6,25 @@
   var summary = document.getElementById("hata-ozeti");
   if (summary) { summary.focus(); }
 
+  // T.C. Kimlik No check digits, checked as soon as the field is left (the server checks again).
+  var tckn = document.querySelector("input[data-tckn]");
+  var tcknNote = document.getElementById("tckn-canli");
+  var tcknValid = function (v) {
+    if (!/^[1-9][0-9]{10}$/.test(v)) return false;
+    var d = v.split("").map(Number);
+    var odd = d[0] + d[2] + d[4] + d[6] + d[8], even = d[1] + d[3] + d[5] + d[7];
+    var d10 = ((odd * 7 - even) % 10 + 10) % 10;
+    var d11 = (d.slice(0, 10).reduce(function (a, b) { return a + b; }, 0)) % 10;
+    return d[9] === d10 && d[10] === d11;
+  };
+  if (tckn && tcknNote) {
+    tckn.addEventListener("blur", function () {
+      var v = tckn.value.replace(/\s+/g, "");
+      tcknNote.textContent = (v === "" || tcknValid(v)) ? "" :
+        "Girdiğiniz T.C. Kimlik No (" + v + ") geçerli görünmüyor; 11 haneyi kontrol edin.";
+    });
+  }
+
   // Live character count for <textarea data-count="id-of-output">.
   document.querySelectorAll("textarea[data-count]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-count"));
