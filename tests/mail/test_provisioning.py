@@ -67,7 +67,7 @@ async def test_an_address_is_never_reused_after_its_muhtar_leaves(engine: AsyncE
 
 async def test_existing_addresses_are_recorded_and_avoided(engine: AsyncEngine) -> None:
     m = await add_muhtarliks(engine)
-    await add_muhtar(engine, "Zeynep Kaya", m["M-1"], order=1, email="zeynep.kaya@muhtar.gov.tr")
+    holder = await add_muhtar(engine, "Zeynep Kaya", m["M-1"], order=1, email="Zeynep.Kaya@MUHTAR.gov.tr")
     await add_muhtar(engine, "Ali Veli", m["M-1"], order=2, email="ali@example.org")  # other domain: kept
     newcomer = await add_muhtar(engine, "Zeynep Kaya", m["M-2"], order=3)
     nameless = await add_muhtar(engine, "...", m["M-2"], order=4)
@@ -76,6 +76,9 @@ async def test_existing_addresses_are_recorded_and_avoided(engine: AsyncEngine) 
     assert report.no_address == [nameless]
     assert await _email(engine, newcomer) == "zeynep.kaya2@muhtar.gov.tr"
     assert await _email(engine, nameless) is None
+    assert await _email(engine, holder) == "zeynep.kaya@muhtar.gov.tr"  # one spelling
+    again = await _assign(engine)
+    assert (again.adopted, again.retired, again.assigned) == (0, 0, [])  # the adopted address stays current
 
 
 async def test_exports_list_current_holders_with_turkish_display_names(engine: AsyncEngine) -> None:

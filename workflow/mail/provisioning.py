@@ -45,21 +45,33 @@ async def _lock(conn: AsyncConnection) -> None:
 
 
 async def _adopt_existing(conn: AsyncConnection, domain: str, now: datetime) -> int:
-    issued = set((await conn.execute(select(mail_addresses.c.local_part))).scalars())
+    issued = {
+        str(r.local_part): str(r.muhtar_id)
+        for r in await conn.execute(select(mail_addresses.c.local_part, mail_addresses.c.muhtar_id))
+    }
     rows = (
         await conn.execute(select(muhtars.c.id, muhtars.c.email).where(muhtars.c.email.is_not(None)))
     ).all()
     adopted = 0
     for muhtar_id, email in rows:
         local = _local_part(email, domain)
-        if local is None or local in issued:
+        if local is None:
+            continue
+        address = f"{local}@{domain}"
+        if email != address:  # one spelling, so comparisons with mail_addresses hold
+            await conn.execute(
+                update(muhtars).where(muhtars.c.id == muhtar_id).values(email=address, updated_at=now)
+            )
+        if local in issued:
+            if issued[local] != muhtar_id:
+                logger.warning("muhtar %s holds an address issued before to another muhtar", muhtar_id)
             continue
         await conn.execute(
             mail_addresses.insert().values(
-                local_part=local, address=f"{local}@{domain}", muhtar_id=muhtar_id, issued_at=now
+                local_part=local, address=address, muhtar_id=muhtar_id, issued_at=now
             )
         )
-        issued.add(local)
+        issued[local] = muhtar_id
         adopted += 1
     return adopted
 
