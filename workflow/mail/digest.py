@@ -21,7 +21,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, requests, staff_users, units
-from workflow.domain.model import KIND_LABELS, OPEN_ASSIGNMENT_STATES, RequestKind
+from workflow.domain.model import (
+    KIND_LABELS,
+    OPEN_ASSIGNMENT_STATES,
+    AssignmentState,
+    RequestKind,
+    RequestState,
+)
 from workflow.mail.compose import ISTANBUL, local_date, render_mail
 from workflow.mail.queue import queue_mail
 from workflow.mail.tables import mail_digest_subscriptions
@@ -30,7 +36,7 @@ from workflow.settings import Settings
 logger = logging.getLogger(__name__)
 
 NEW_WINDOW = timedelta(hours=24)
-MAX_LISTED = 100  # per list; a unit with more is told the count in the subject line's list length
+MAX_LISTED = 100  # per list; the inbox has the rest
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ async def unit_tasks(
     """(new, overdue) tasks of a unit, oldest first."""
     if is_migm:
         waiting = select(requests.c.number, requests.c.kind, requests.c.created_at).where(
-            requests.c.migm_pending.is_(True), requests.c.state != "concluded"
+            requests.c.migm_pending.is_(True), requests.c.state != str(RequestState.SONUCLANAN)
         )
         new_rows = await conn.execute(
             waiting.where(requests.c.created_at >= now - NEW_WINDOW)
@@ -91,7 +97,9 @@ async def unit_tasks(
         .where(assignments.c.unit_id == unit_id)
     )
     new_rows = await conn.execute(
-        base.where(assignments.c.state == "new", assignments.c.assigned_at >= now - NEW_WINDOW)
+        base.where(
+            assignments.c.state == str(AssignmentState.NEW), assignments.c.assigned_at >= now - NEW_WINDOW
+        )
         .order_by(assignments.c.assigned_at)
         .limit(MAX_LISTED)
     )
