@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 TON_UNKNOWN, TON_INTERNATIONAL, TON_NATIONAL, TON_ALPHANUMERIC = 0, 1, 2, 5
@@ -12,6 +14,7 @@ class InvalidAddress(ValueError):
     """Not a number we can send to; the SMS fails permanently (never retried)."""
 
 
+@functools.lru_cache(maxsize=20_000)  # parsing is the costliest step of a submit; numbers repeat a lot
 def destination(e164: str) -> tuple[int, int, str]:
     """(ton, npi, digits) for a destination in E.164: international TON, ISDN NPI, no plus sign."""
     try:

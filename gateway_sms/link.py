@@ -81,6 +81,8 @@ class _Bind:
         self.can_send = can_send
         self.last_activity = time.monotonic()
         self.enquire_sent_at: float | None = None
+        self._out = bytearray()
+        self._in = bytearray()
 
     @property
     def sock(self) -> socket.socket:
@@ -90,39 +92,49 @@ class _Bind:
         return sock  # type: ignore[no-any-return]
 
     def send(self, command: str, sequence: int | None = None, **params: Any) -> int:
+        """Build a PDU with smpplib and queue its bytes; ``flush`` writes everything queued at once."""
         pdu = smpplib.smpp.make_pdu(command, client=self.client, **params)
         if sequence is not None:
             pdu.sequence = sequence
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(">> %s %s", command, pdu.generate().hex())
         try:
-            self.client.send_pdu(pdu)
-        except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError) as exc:
-            raise LinkDown(f"send {command}: {exc.__class__.__name__}") from None
-        self.last_activity = time.monotonic()
+            raw = pdu.generate()
+        except Exception as exc:  # smpplib refuses a value (too long, wrong type): a bug, not a link fault
+            raise ValueError(f"cannot build {command}: {exc.__class__.__name__}") from None
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(">> %s %s", command, raw.hex())
+        self._out += raw
         return int(pdu.sequence)
 
-    def read_raw(self) -> bytes:
-        head = self._recv_exact(4)
-        (length,) = struct.unpack(">L", head)
-        if not 16 <= length <= MAX_PDU_LEN:
-            raise LinkDown(f"command_length {length} out of range")
-        raw = head + self._recv_exact(length - 4)
+    def flush(self) -> None:
+        if not self._out:
+            return
+        try:
+            self.sock.sendall(self._out)
+        except OSError as exc:
+            raise LinkDown(f"write: {exc.__class__.__name__}") from None
+        self._out.clear()
         self.last_activity = time.monotonic()
-        return raw
 
-    def _recv_exact(self, size: int) -> bytes:
-        chunks, got = [], 0
-        while got < size:
-            try:
-                chunk = self.sock.recv(size - got)
-            except OSError as exc:  # socket.timeout included: a PDU cut midway
-                raise LinkDown(f"read: {exc.__class__.__name__}") from None
-            if not chunk:
-                raise LinkDown("connection closed by the SMSC")
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
+    def read_available(self) -> list[bytes]:
+        """Every whole PDU the socket has for us now (called when select says it is readable)."""
+        try:
+            chunk = self.sock.recv(65536)
+        except OSError as exc:  # socket.timeout included
+            raise LinkDown(f"read: {exc.__class__.__name__}") from None
+        if not chunk:
+            raise LinkDown("connection closed by the SMSC")
+        self._in += chunk
+        self.last_activity = time.monotonic()
+        frames: list[bytes] = []
+        while len(self._in) >= 4:
+            (length,) = struct.unpack_from(">L", self._in)
+            if not 16 <= length <= MAX_PDU_LEN:
+                raise LinkDown(f"command_length {length} out of range")
+            if len(self._in) < length:
+                break
+            frames.append(bytes(self._in[:length]))
+            del self._in[:length]
+        return frames
 
     def close(self) -> None:
         # We read responses ourselves, so smpplib's state still says "bound": reset it to keep its
@@ -149,6 +161,8 @@ class SmppLink:
         self._generation = 0
         self._inflight: dict[int, tuple[int, float]] = {}  # sequence -> (token, sent at)
         self.attempts = 0  # connection attempts since the last successful bind (for logs and tests)
+        self._wake_pending = False
+        self._posts: list[tuple[str, tuple[Any, ...]]] = []
 
     # --- called from the event loop -----------------------------------------------------------
 
@@ -171,16 +185,33 @@ class SmppLink:
 
     def _put(self, command: tuple[Any, ...]) -> None:
         self._commands.put(command)
+        # One wake-up byte per batch, not per command: every write to the socket pair hands the GIL to
+        # the I/O thread, and doing that per submit costs more than the submit itself.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         try:
             self._wake_w.send(b"\x00")
         except (BlockingIOError, OSError):
             pass  # the wake-up buffer is full (the thread will wake anyway) or closed (stopping)
 
     def _post(self, method: str, *args: Any) -> None:
+        """Queue an event for the loop; ``_flush_posts`` hands the whole batch over in one call."""
+        self._posts.append((method, args))
+
+    def _flush_posts(self) -> None:
+        if not self._posts:
+            return
+        batch, self._posts = self._posts, []
         try:
-            self._loop.call_soon_threadsafe(getattr(self._events, method), *args)
+            self._loop.call_soon_threadsafe(self._dispatch, batch)
         except RuntimeError:
             pass  # the loop is closed: the process is shutting down
+
+    def _dispatch(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """On the event loop: deliver a batch of events in order."""
+        for method, args in batch:
+            getattr(self._events, method)(*args)
 
     # --- the I/O thread -----------------------------------------------------------------------
 
@@ -204,6 +235,7 @@ class SmppLink:
                 self._post("link_down", "unexpected error")
             finally:
                 self._teardown()
+                self._flush_posts()
             if self.attempts == 0:
                 delay = self.config.reconnect_min_s  # the last session was bound: start the back-off over
             if self._stopping.is_set():
@@ -220,6 +252,7 @@ class SmppLink:
                 return
             select.select([self._wake_r], [], [], remaining)
             self._drain_commands(bound=False)
+            self._flush_posts()
 
     def _session(self) -> None:
         self._binds = self._open_binds()
@@ -227,15 +260,19 @@ class SmppLink:
         self.attempts = 0
         logger.info("SMPP link %s:%d bound (%s)", self.config.host, self.config.port, self.config.bind_mode)
         self._post("link_up", self._generation)
+        self._flush_posts()
         while not self._stopping.is_set():
             socks = [b.sock for b in self._binds]
             readable, _, _ = select.select([*socks, self._wake_r], [], [], self._tick())
-            if self._wake_r in readable:
-                self._drain_commands(bound=True)
             for index, bind in enumerate(self._binds):
                 if bind.sock in readable:
-                    self._handle(index, bind, bind.read_raw())
+                    for raw in bind.read_available():
+                        self._handle(index, bind, raw)
+            self._drain_commands(bound=True)  # also when not woken: cheap, and robust
             self._keepalive()
+            for bind in self._binds:
+                bind.flush()
+            self._flush_posts()
         self._unbind()
 
     def _open_binds(self) -> list[_Bind]:
@@ -304,6 +341,9 @@ class SmppLink:
                 pass
         except (BlockingIOError, OSError):
             pass
+        # After emptying the socket pair and before reading the queue: a command queued from now on sends
+        # a fresh byte, so a wake-up is never lost.
+        self._wake_pending = False
         while True:
             try:
                 command = self._commands.get_nowait()
@@ -326,9 +366,10 @@ class SmppLink:
             return
         try:
             sequence = sender.send("submit_sm", **params)
-        except LinkDown:
-            self._post("submit_done", token, LINK_LOST, None)
-            raise
+        except ValueError as exc:
+            logger.error("submit_sm not sent: %s", exc)
+            self._post("submit_done", token, st.ESME_RINVMSGLEN, None)
+            return
         self._inflight[sequence] = (token, time.monotonic())
 
     def _respond(self, generation: int, bind: int, sequence: int, status: int) -> None:
@@ -362,6 +403,7 @@ class SmppLink:
             bind.enquire_sent_at = None
         elif command == "unbind":
             bind.send("unbind_resp", sequence=pdu.sequence)
+            bind.flush()
             raise LinkDown("unbind from the SMSC")
         elif not command.endswith("_resp"):
             bind.send("generic_nack", sequence=pdu.sequence, status=st.ESME_RINVCMDID)
@@ -385,10 +427,11 @@ class SmppLink:
         for bind in self._binds:
             try:
                 bind.send("unbind")
+                bind.flush()
                 deadline = time.monotonic() + min(2.0, self.config.response_timeout_s)
                 while time.monotonic() < deadline:
                     readable, _, _ = select.select([bind.sock], [], [], deadline - time.monotonic())
-                    if readable and decode(bind.read_raw()).command == "unbind_resp":
+                    if readable and any(decode(r).command == "unbind_resp" for r in bind.read_available()):
                         break
             except (LinkDown, PduError):
                 pass

@@ -75,6 +75,7 @@ STATUSES: dict[int, Status] = {code: Status(code, name, kind) for code, name, ki
 CODES: dict[str, int] = {name: code for code, name, _ in _TABLE}
 
 ESME_ROK = 0x00
+ESME_RINVMSGLEN = 0x01
 ESME_RINVCMDID = 0x03
 ESME_RINVBNDSTS = 0x04
 ESME_RSYSERR = 0x08
