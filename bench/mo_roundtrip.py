@@ -1,0 +1,187 @@
+"""MO round trip: ``TALEP n`` injected at the SMSC simulator → reply submit_sm back at the simulator, through
+the real gateway (``muhtar gateway``), RabbitMQ, the workflow service (``muhtar workflow``, one or more
+processes) and PostgreSQL with 50,000 muhtars and 100,000 requests.
+
+Run: ``.venv/bin/python bench/mo_roundtrip.py [--rates 100,500,1000] [--seconds 10] [--workflows 1]``
+
+Open loop: at each offered rate MOs start on schedule, from the owner's phone about one of their own requests
+(each (phone, request) pair used once, so the hourly limit never interferes); the latency of an MO is from its
+scheduled start to the moment the simulator accepted the reply's submit_sm. The simulator and this load
+generator share one process; the gateway and workflow service are separate processes as in production.
+A uniquely named PostgreSQL database and RabbitMQ vhost are created and removed. Figures go to
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from inbound_mo import load, pct  # noqa: E402  (sibling benchmark: the same data set)
+
+from gateway_sms.simulator import Simulator  # noqa: E402
+from tests.conftest import create_pg_database, drop_pg_database, pg_url  # noqa: E402
+from workflow.adapters.db import create_engine  # noqa: E402
+from workflow.adapters.migrate import migrate  # noqa: E402
+from workflow.bootstrap import bootstrap  # noqa: E402
+from workflow.settings import load_settings  # noqa: E402
+
+REPLY = re.compile(r"^Talep (\d+):")
+SHORT_CODE = "4444"
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+def spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("wb")
+    return subprocess.Popen([str(ROOT / ".venv/bin/muhtar"), command], env=env, stdout=out, stderr=out)
+
+
+class Tracker:
+    """Replies seen at the simulator, matched to the MOs waiting for them."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.seen = 0
+        self.pending: dict[tuple[str, int], float] = {}
+        self.latencies: list[float] = []
+        self.last_done = 0.0
+
+    def poll(self) -> None:
+        messages = self.sim.messages
+        while self.seen < len(messages):
+            message = messages[self.seen]
+            self.seen += 1
+            match = REPLY.match(message.text)
+            if match is None:
+                continue
+            started = self.pending.pop((message.destination_addr, int(match.group(1))), None)
+            if started is not None:
+                self.latencies.append(message.at.timestamp() - started)
+                self.last_done = message.at.timestamp()
+
+
+async def offer(
+    sim: Simulator, tracker: Tracker, pairs: list[tuple[str, int]], rate: int, seconds: float
+) -> str:
+    total = int(rate * seconds)
+    batch = [pairs.pop() for _ in range(total)]
+    tracker.latencies, tasks = [], []
+    t0 = time.time()
+
+    refused = 0
+
+    async def one(phone: str, number: int, scheduled: float) -> None:
+        nonlocal refused
+        tracker.pending[(phone, number)] = scheduled
+        try:
+            statuses = await sim.inject_mo(phone, SHORT_CODE, f"TALEP {number}")
+        except (TimeoutError, ConnectionError):
+            statuses = (-1,)
+        if set(statuses) != {0}:  # not taken by the gateway (no deliver_sm_resp OK): the SMSC would retry
+            refused += 1
+            tracker.pending.pop((phone, number), None)
+
+    for i, (phone, number) in enumerate(batch):
+        scheduled = t0 + i / rate
+        delay = scheduled - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tracker.poll()
+        tasks.append(asyncio.ensure_future(one(phone.lstrip("+"), number, scheduled)))
+    await asyncio.gather(*tasks)
+    deadline = time.time() + 60 + seconds * 4
+    while tracker.pending and time.time() < deadline:
+        tracker.poll()
+        await asyncio.sleep(0.01)
+    lost = len(tracker.pending)
+    tracker.pending.clear()
+    done = tracker.latencies
+    if not done:
+        return f"offered {rate:5d}/s: no replies"
+    achieved = len(done) / max(tracker.last_done - t0, 1e-9)
+    return (
+        f"offered {rate:5d}/s achieved {achieved:7.1f}/s  p50 {pct(done, 0.5):8.1f} ms  p95 {pct(done, 0.95):8.1f} ms"
+        f"  p99 {pct(done, 0.99):8.1f} ms  replies {len(done)}/{total}" + (f"  LOST {lost}" if lost else "")
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    name = await create_pg_database()
+    vhost = f"muhtar-bench-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    engine = create_engine(pg_url(name))
+    sim = Simulator({"muhtar": "bench"}, port=0)
+    children: list[subprocess.Popen[bytes]] = []
+    logs = Path(tempfile.mkdtemp(prefix="mo-roundtrip-"))
+    try:
+        await migrate(engine)
+        settings = load_settings(env={}, var_dir=logs)
+        t = time.perf_counter()
+        pairs = await load(bootstrap(replace(settings), engine=engine), args.muhtars, args.requests)
+        print(f"loaded {args.muhtars} muhtars, {args.requests} requests in {time.perf_counter() - t:.1f} s")
+        random.Random(3).shuffle(pairs)
+        await sim.start()
+        env = {
+            **os.environ,
+            "MUHTAR_DATABASE_URL": pg_url(name),
+            "MUHTAR_DATABASE_POOL_SIZE": str(args.pool),
+            "MUHTAR_BUS_KIND": "rabbitmq",
+            "MUHTAR_BUS_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}",
+            "MUHTAR_SMPP_PORT": str(sim.port),
+            "MUHTAR_SMPP_PASSWORD": "bench",
+            "MUHTAR_SMPP_SIMULATOR": "false",
+            "MUHTAR_INBOUND_COMMANDS_PER_HOUR": "10000",
+            "MUHTAR_LOGGING_LEVEL": "WARNING",
+        }
+        children.append(spawn("gateway", env, logs / "gateway.log"))
+        for i in range(args.workflows):
+            children.append(spawn("workflow", env, logs / f"workflow-{i}.log"))
+        await sim.wait_until(lambda: sim.bound_sessions > 0, within_s=60)
+        tracker = Tracker(sim)
+        print(await offer(sim, tracker, pairs, 5, 2.0) + "  (warm-up)")
+        for rate in args.rates:
+            print(await offer(sim, tracker, pairs, rate, args.seconds), flush=True)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        await sim.stop()
+        await engine.dispose()
+        await drop_pg_database(name)
+        await asyncio.to_thread(rabbitmqctl, "delete_vhost", vhost)
+        print(f"process logs: {logs}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--muhtars", type=int, default=50_000)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workflows", type=int, default=1)
+    parser.add_argument("--pool", type=int, default=10)
+    parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100, 500, 1000])
+    asyncio.run(main(parser.parse_args()))
