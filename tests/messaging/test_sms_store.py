@@ -185,6 +185,7 @@ BAD_STATUSES: list[tuple[str, dict[str, Any]]] = [
     ("submit_ok for an unknown SMS", {**ok(0, "A"), "sms_id": "nope"}),
     ("dlr without state", dlr("A", "")),
     ("bad timestamp", {**ok(0, "A"), "sms_id": "SELF", "at": "yesterday"}),
+    ("smsc id too long", dlr("X" * 65, "DELIVRD")),
 ]
 
 

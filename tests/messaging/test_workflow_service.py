@@ -37,6 +37,7 @@ class Running:
     gateway: Recorder  # stands in for gateway_sms: what reaches sms.outbound
     world: World
     engine: AsyncEngine
+    dead: MemoryDeadLetters
 
 
 @pytest.fixture
@@ -48,15 +49,15 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def running(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Running]:
     world = await build_world(engine)
-    bus = InProcessBus(MemoryDeadLetters(), prefetch=4)
+    dead = MemoryDeadLetters()
+    bus = InProcessBus(dead, prefetch=4)
     await bus.start()
     gateway = Recorder()
     await bus.consume("sms.outbound", gateway)
     service: Stoppable = await start_workflow_service(settings, engine, bus)
     try:
-        yield Running(
-            bootstrap(settings, engine=engine, after_commit=notify_new_outbox), bus, gateway, world, engine
-        )
+        services = bootstrap(settings, engine=engine, after_commit=notify_new_outbox)
+        yield Running(services, bus, gateway, world, engine, dead)
     finally:
         await bus.stop()
         await service.stop()
@@ -213,3 +214,12 @@ async def test_gateway_status_reports_update_the_stored_sms(running: Running) ->
             return (await conn.execute(query)).scalar_one() == "delivered"
 
     await wait_until(delivered, "the receipt that came first is applied once the submit result arrives")
+
+
+async def test_an_mo_that_cannot_be_stored_is_parked_with_the_reason(running: Running) -> None:
+    bad = mo("mo-long", "TALEP 1")
+    bad = Envelope.new("sms.inbound", {**bad.payload, "from": "+90" + "5" * 20})
+    await running.bus.publish("sms.inbound", bad)
+    [letter] = await running.dead.wait_for(1)
+    assert letter.queue == "sms.inbound" and "longer than the columns" in letter.reason
+    assert await sms_rows(running.engine, "mo") == []

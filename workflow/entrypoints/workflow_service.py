@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 3600.0
 BATCH = 50  # messages per transaction at most
+PHONE_MAX, MO_ID_MAX = 16, 64  # sms_messages.phone_e164, sms_messages.mo_id
 MoHandoff = Callable[[Services, Mapping[str, Any]], Awaitable[str | None]]
 
 # The hand-off of an MO's text: inbound/ parses it, does what it asks and returns the reply (or None).
@@ -68,6 +69,8 @@ class Consumers:
         """Store the MO, hand it to inbound/, queue the reply. Idempotent on ``mo_id`` (SMSC redeliveries
         arrive with new message ids): an MO is ``handled`` once its reply is queued, in that transaction."""
         payload = envelope.payload
+        if len(payload["from"]) > PHONE_MAX or len(payload["mo_id"]) > MO_ID_MAX:
+            raise Reject("sms.inbound: sender or mo_id longer than the columns that store them")
         received_at = _timestamp(payload["received_at"])
         async with self.engine.begin() as conn:
             sms_id, state = await record_mo(

@@ -32,7 +32,8 @@ DLR_STATES: Mapping[str, str | None] = {
     "UNKNOWN": None,
 }
 FINAL_PART_STATES = frozenset({"delivered", "failed", "expired"})
-PENDING_RECEIPT_KEEP = timedelta(hours=48)  # at least 24 h, as promised to the gateway
+PENDING_RECEIPT_KEEP = timedelta(hours=48)
+SMSC_ID_MAX = 64  # sms_parts.smsc_message_id  # at least 24 h, as promised to the gateway
 
 
 def _at(payload: Mapping[str, Any]) -> datetime:
@@ -47,6 +48,8 @@ async def record_status(conn: AsyncConnection, payload: Mapping[str, Any]) -> No
     handler = STATUS_KINDS.get(str(payload["kind"]))
     if handler is None:
         raise Reject(f"sms.status: unknown kind {payload['kind']!r}")
+    if len(payload.get("smsc_message_id") or "") > SMSC_ID_MAX:
+        raise Reject(f"sms.status: smsc_message_id longer than {SMSC_ID_MAX} characters")
     await handler(conn, payload)
 
 
