@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -227,3 +229,22 @@ async def test_tps_limited_connector_sends_everything(
     results = await asyncio.gather(*(connector.send(f"r{i}", PHONE, f"hız {i}") for i in range(40)))
     assert all(r.ok for rs in results for r in rs)
     assert len(sim.messages) == 40
+
+
+async def test_password_never_logged_even_at_debug(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim.accounts["muhtar"] = "s3cr3tPW"
+    config = fast_config(sim.port)
+    config = replace(config, link=replace(config.link, password="s3cr3tPW"))
+    connector = Connector(config, RecordingHandler())
+    await connector.start()
+    try:
+        await connector.wait_bound(10)
+        [result] = await connector.send("sms-pw", PHONE, "x")
+        assert result.ok
+    finally:
+        await connector.stop()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert ">> submit_sm" in logged  # PDUs are logged in hex at debug level...
+    assert "s3cr3tPW" not in logged and b"s3cr3tPW".hex() not in logged  # ...but never the bind
+    assert "s3cr3tPW" not in repr(config)
