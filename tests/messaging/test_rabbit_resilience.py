@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tests.messaging.conftest import (
     FAST_POLICY,
     TEST_TOPOLOGY,
+    WAIT_S,
     MemoryDeadLetters,
     amqp_url,
     ping,
@@ -345,3 +346,26 @@ async def test_a_message_that_keeps_killing_its_consumer_is_parked_by_the_broker
     [letter] = await list_dead_letters(pg_engine)
     assert letter.queue == "t.work" and letter.reason.startswith("broker: delivery_limit")
     assert len(returned) == 3  # the first delivery and two more, then the limit
+
+
+async def test_stop_during_an_outage_returns(rabbit_url: str, rabbit_vhost: str) -> None:
+    bus = RabbitMQBus(
+        rabbit_url,
+        exchange="t",
+        policy=FAST_POLICY,
+        dead_letters=MemoryDeadLetters(),
+        topology=TEST_TOPOLOGY,
+        publish_timeout_s=1.0,
+        reconnect_s=0.3,
+    )
+    await bus.start()
+
+    async def nothing(_: Envelope) -> None:
+        return None
+
+    await bus.consume("t.work", nothing)
+    rabbitmqctl("clear_permissions", "-p", rabbit_vhost, "guest")
+    await broker("close_all_connections", "--vhost", rabbit_vhost, "--limit", "100", "test: outage")
+    with pytest.raises(PublishFailed):
+        await bus.publish("work.item", ping(1))
+    await asyncio.wait_for(bus.stop(), WAIT_S)  # a liveness bound: stop must not wait for the broker

@@ -113,18 +113,27 @@ class RabbitMQBus(Bus):
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=self._reconnect_s)
-        self._publish_channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        await self._declare(self._publish_channel)
-        self._accepting = True
-        if self._dead_letters is not None:
-            await self._consume_queue(f"{self._name}.dead", self._sink, self._prefetch)
+        try:
+            self._publish_channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            await self._declare(self._publish_channel)
+            self._accepting = True
+            if self._dead_letters is not None:
+                await self._consume_queue(f"{self._name}.dead", self._sink, self._prefetch)
+        except BaseException:
+            self._accepting = False
+            await self._connection.close()  # a caller retrying start() must not leak connections
+            self._connection = None
+            raise
 
     async def stop(self) -> None:
         self._accepting = False
         for queue, tag in self._consumers:
             try:
-                await queue.cancel(tag)
-            except Exception as exc:  # a dead connection cancelled them already
+                async with asyncio.timeout(self._timeout):  # during an outage a robust channel would wait
+                    await queue.cancel(tag)
+            except (Exception, TimeoutError) as exc:  # a dead connection cancelled them already
                 logger.info("cancel consumer on %s: %s", queue.name, exc.__class__.__name__)
         self._consumers.clear()
         for task in self._workers - self._busy:
