@@ -18,6 +18,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webui import csrf, housekeeping, sessions
+from webui.attachments import BODY_LIMIT
 from webui.captcha import CaptchaMaker
 from webui.clock import utc_now
 from webui.crypto import Keys
@@ -44,9 +45,6 @@ from workflow.service_layer.messagebus import MessageBus
 from workflow.settings import Settings
 
 COOKIE_NAME = "mbs_oturum"
-# Five attachments of 10 MB plus the form fields; an upload is streamed and each file checked on its own
-# (webui/attachments.py), this only bounds what a single request may send at all.
-UPLOAD_BODY_LIMIT = 64 * 1024 * 1024
 
 
 def init_app(
@@ -75,7 +73,7 @@ def init_app(
             sessions.session_middleware,
             csrf.csrf_middleware,
         ],
-        client_max_size=UPLOAD_BODY_LIMIT,
+        client_max_size=BODY_LIMIT,  # URL-encoded forms; streamed uploads count in attachments.Budget
     )
     app[SETTINGS] = settings
     app[KEYS] = keys

@@ -30,6 +30,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from webui.tables import attachments
 
 CHUNK: Final = 64 * 1024
+# What one form may send at all (5 files of 10 MB and the text); beyond it reading stops with a 413.
+BODY_LIMIT: Final = 64 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Budget:
+    """Bytes a request may still send; streamed reads take from it (a Content-Length can be absent)."""
+
+    left: int = BODY_LIMIT
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise BodyTooLarge()
+
+
 SNIFF: Final = 16
 
 # (media type, file extension, test on the first bytes). The table is the whole policy.
@@ -72,12 +92,17 @@ def clean_name(name: str | None) -> str:
     return base.strip()[:255] or "dosya"
 
 
-async def receive(part: BodyPartReader, temp_dir: Path, max_bytes: int) -> Upload:
+async def receive(part: BodyPartReader, temp_dir: Path, max_bytes: int, budget: Budget) -> Upload:
     """Stream one file part to a temporary file; past ``max_bytes`` the rest is read and dropped."""
     fd, name = tempfile.mkstemp(dir=temp_dir, prefix="upload-")
     digest, size, head, too_big = hashlib.sha256(), 0, b"", False
     with os.fdopen(fd, "wb") as out:
         while chunk := await part.read_chunk(CHUNK):
+            try:
+                budget.take(len(chunk))
+            except BodyTooLarge:
+                os.unlink(name)
+                raise
             size += len(chunk)
             if size > max_bytes:
                 too_big = True

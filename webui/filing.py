@@ -41,9 +41,10 @@ class Submission:
     uploads: list[Upload] = field(default_factory=list)
 
 
-async def _text(part: BodyPartReader) -> str:
+async def _text(part: BodyPartReader, budget: attachments.Budget) -> str:
     data = bytearray()
     while chunk := await part.read_chunk(8192):
+        budget.take(len(chunk))
         if len(data) + len(chunk) > TEXT_LIMIT:
             raise BadForm("text field too long")
         data.extend(chunk)
@@ -60,14 +61,17 @@ async def read(request: web.Request, temp_dir: Path, security: SecuritySettings)
         data = await request.post()
         values = {name: str(data.get(name, "")) for name in ("tur", "aciklama")}
         return Submission(Form(values=values), token=str(data.get("form_token", "")).strip()[:64])
+    if (request.content_length or 0) > attachments.BODY_LIMIT:
+        raise attachments.BodyTooLarge()
+    budget = attachments.Budget()
     reader = await request.multipart()
     first = await reader.next()
     if not isinstance(first, BodyPartReader) or first.name != csrf.FIELD:
         raise csrf.CsrfRefused("missing")
-    await csrf.check(request, await _text(first))
+    await csrf.check(request, await _text(first, budget))
     sub = Submission(Form())
     try:
-        await _read_rest(reader, sub, temp_dir, security)
+        await _read_rest(reader, sub, temp_dir, security, budget)
     except BaseException:
         attachments.discard(sub.uploads)
         raise
@@ -75,7 +79,11 @@ async def read(request: web.Request, temp_dir: Path, security: SecuritySettings)
 
 
 async def _read_rest(
-    reader: MultipartReader, sub: Submission, temp_dir: Path, security: SecuritySettings
+    reader: MultipartReader,
+    sub: Submission,
+    temp_dir: Path,
+    security: SecuritySettings,
+    budget: attachments.Budget,
 ) -> None:
     max_bytes = security.upload_max_mb * 1024 * 1024
     while (part := await reader.next()) is not None:
@@ -83,11 +91,11 @@ async def _read_rest(
             raise BadForm("nested multipart")
         if part.name == "ekler":
             if part.filename:  # an empty file input still sends a part, with no file name
-                sub.uploads.append(await attachments.receive(part, temp_dir, max_bytes))
+                sub.uploads.append(await attachments.receive(part, temp_dir, max_bytes, budget))
             else:
                 await part.release()
         elif part.name in ("form_token", "tur", "aciklama"):
-            value = await _text(part)
+            value = await _text(part, budget)
             if part.name == "form_token":
                 sub.token = value.strip()[:64]
             else:

@@ -297,3 +297,31 @@ async def test_a_form_our_page_does_not_send_is_a_bad_request(
     response = await signed_in.post("/basvuru", data=form)
     assert response.status == 400 and "İstek anlaşılamadı" in await response.text()
     assert await count(engine, orm.requests) == 0 and stored_files(signed_in) == []
+
+
+async def _chunked_form(csrf: str, file_bytes: int):  # type: ignore[no-untyped-def]
+    """A multipart body sent chunked (no Content-Length), as a script could."""
+    yield (
+        f'--B\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{csrf}\r\n'
+        '--B\r\nContent-Disposition: form-data; name="ekler"; filename="dev.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n%PDF-"
+    ).encode()
+    chunk = b"0" * MB
+    for _ in range(file_bytes // MB):
+        yield chunk
+    yield b"\r\n--B--\r\n"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_over_the_overall_limit_is_refused(
+    signed_in: TestClient, engine: AsyncEngine, chunked: bool
+) -> None:
+    csrf = csrf_of(await (await signed_in.get("/basvuru")).text())
+    headers = {"Content-Type": "multipart/form-data; boundary=B"}
+    if chunked:
+        response = await signed_in.post("/basvuru", data=_chunked_form(csrf, 65 * MB), headers=headers)
+    else:
+        body = b"".join([part async for part in _chunked_form(csrf, 65 * MB)])
+        response = await signed_in.post("/basvuru", data=body, headers=headers)
+    assert response.status == 413 and "Gönderilen dosyalar çok büyük" in await response.text()
+    assert await count(engine, orm.requests) == 0 and stored_files(signed_in) == []
