@@ -47,6 +47,7 @@ class Faults:
     throttle_next: int = 0  # answer ESME_RTHROTTLED to this many submit_sm
     queue_full_next: int = 0  # answer ESME_RMSGQFUL to this many
     silent: bool = False  # read submit_sm, answer nothing
+    mute_enquire_link: bool = False  # read enquire_link, answer nothing (a half-dead SMSC)
     nack_next: int = 0  # answer generic_nack to this many
     drop_after: int | None = None  # close TCP after this many more submit_sm (mid-burst), unanswered
     fail_destinations: dict[str, int] = field(default_factory=dict)  # number -> command_status

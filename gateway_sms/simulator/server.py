@@ -64,6 +64,7 @@ class Simulator:
         self.unanswered = 0  # submit_sm read while silent or dropped
         self.keep_records = True  # False for long benchmarks: answer and send receipts, remember nothing
         self.accepted = 0  # submit_sm answered ESME_ROK
+        self.enquire_links = 0  # enquire_link received
         self._ids = itertools.count(0x1000)
         self._sessions: set[Session] = set()
         self._server: asyncio.Server | None = None

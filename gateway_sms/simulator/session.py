@@ -106,7 +106,9 @@ class Session:
         if pdu.command in BIND_KINDS:
             self._bind(pdu)
         elif pdu.command == "enquire_link":
-            self.send(Pdu("enquire_link_resp", pdu.sequence))
+            self.sim.enquire_links += 1
+            if not self.sim.faults.mute_enquire_link:
+                self.send(Pdu("enquire_link_resp", pdu.sequence))
         elif pdu.command == "unbind":
             self.send(Pdu("unbind_resp", pdu.sequence))
             await self.writer.drain()

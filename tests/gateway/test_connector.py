@@ -248,3 +248,17 @@ async def test_password_never_logged_even_at_debug(sim: Simulator, caplog: pytes
     assert ">> submit_sm" in logged  # PDUs are logged in hex at debug level...
     assert "s3cr3tPW" not in logged and b"s3cr3tPW".hex() not in logged  # ...but never the bind
     assert "s3cr3tPW" not in repr(config)
+
+
+async def test_enquire_link_keeps_an_idle_link_and_a_mute_smsc_is_left(
+    sim: Simulator, make_connector: ConnectorFactory
+) -> None:
+    connector, _ = await make_connector(enquire_link_s=0.1, response_timeout_s=0.5)
+    await sim.wait_until(lambda: sim.enquire_links >= 3)
+    assert sim.binds == 1  # answered keep-alives: the link stays
+    sim.faults.mute_enquire_link = True
+    await sim.wait_until(lambda: sim.binds >= 2)  # unanswered keep-alive: reconnect and rebind
+    sim.faults.mute_enquire_link = False
+    await connector.wait_bound()
+    [result] = await connector.send("sms-el", PHONE, "canlı")
+    assert result.ok
