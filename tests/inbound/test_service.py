@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -275,3 +276,10 @@ async def test_inactive_muhtar_is_unregistered(services: Services, cast: Cast, e
         await conn.execute(update(orm.muhtars).where(orm.muhtars.c.id == cast.owner).values(active=False))
     reply = await send(services, OWNER_PHONE, f"TALEP {number}")
     assert reply is not None and "bulunamad" in reply
+
+
+async def test_concurrent_messages_from_one_phone_count_exactly(services: Services, cast: Cast) -> None:
+    replies = await asyncio.gather(*(send(services, OWNER_PHONE, "YARDIM") for _ in range(RATE_LIMIT + 5)))
+    answered = [r for r in replies if r is not None and r.startswith("Komutlar")]
+    warned = [r for r in replies if r is not None and "dakika sonra" in r]
+    assert (len(answered), len(warned), replies.count(None)) == (RATE_LIMIT, 1, 4)
