@@ -283,3 +283,20 @@ async def test_concurrent_messages_from_one_phone_count_exactly(services: Servic
     answered = [r for r in replies if r is not None and r.startswith("Komutlar")]
     warned = [r for r in replies if r is not None and "dakika sonra" in r]
     assert (len(answered), len(warned), replies.count(None)) == (RATE_LIMIT, 1, 4)
+
+
+async def test_concurrent_messages_from_an_unregistered_phone_get_one_reply(
+    services: Services, cast: Cast
+) -> None:
+    replies = await asyncio.gather(*(send(services, UNREGISTERED_PHONE, "YARDIM") for _ in range(4)))
+    assert replies.count(None) == 3
+
+
+async def test_concurrent_redeliveries_of_a_filing_file_once(
+    services: Services, cast: Cast, engine: AsyncEngine
+) -> None:
+    text = "İHBAR " + DESCRIPTION
+    replies = await asyncio.gather(*(send(services, OWNER_PHONE, text, mo_id="mo-same") for _ in range(3)))
+    assert len(set(replies)) == 1 and replies[0] is not None and "talep no" in replies[0]
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(orm.requests))).scalar() == 1
