@@ -188,6 +188,8 @@ class MailSettings(_Section):
     password: str = setting("", secret=True)
     sender: str = setting("", email_or_empty())
     sender_name: str = setting("Muhtar Bilgi Sistemi", text_length(1, 100))
+    # PEM file of the CA(s) that signed the SMTP server's certificate; empty: the system's trusted CAs.
+    smtp_ca_file: str = setting("", text_length(0, 500))
     timeout_s: float = setting(30.0, number_between(1, 600))
     # Without SMTP (enabled = false) mail is written here as .eml files (embedded mode only).
     outbox_dir: str = setting("var/mail", text_length(1, 500))

@@ -7,6 +7,7 @@ accepted. So ``["451 4.7.1 Greylisted, try again"]`` refuses the first attempt a
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,18 +71,41 @@ class Authenticator:
 
 
 class SmtpServer:
-    """Start/stop/restart on one fixed port, like a mail server going down and coming back."""
+    """Start/stop/restart on one fixed port, like a mail server going down and coming back.
 
-    def __init__(self, handler: ScriptedHandler, auth: Authenticator | None = None) -> None:
+    ``tls``: "none", "starttls" (STARTTLS required before MAIL) or "tls" (TLS from the first byte), with
+    ``tls_context`` holding the server's certificate.
+    """
+
+    def __init__(
+        self,
+        handler: ScriptedHandler,
+        auth: Authenticator | None = None,
+        *,
+        tls: str = "none",
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.handler = handler
         self.port = free_port()
         self.auth = auth
+        self.tls = tls
+        self.tls_context = tls_context
         self._controller: Controller | None = None
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {}
         if self.auth is not None:
-            kwargs = {"authenticator": self.auth, "auth_require_tls": False, "auth_required": True}
+            # aiosmtpd only knows about TLS it negotiated itself (STARTTLS): with implicit TLS it would hide
+            # AUTH, so it is told not to insist there (the channel is encrypted all the same).
+            kwargs = {
+                "authenticator": self.auth,
+                "auth_require_tls": self.tls == "starttls",
+                "auth_required": True,
+            }
+        if self.tls == "starttls":
+            kwargs.update(tls_context=self.tls_context, require_starttls=True)
+        elif self.tls == "tls":
+            kwargs.update(ssl_context=self.tls_context)
         self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
 

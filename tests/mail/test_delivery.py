@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import trustme
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -365,3 +367,51 @@ async def test_over_rabbitmq_temporary_refusal_then_success(
         await relay.stop()
         await service.stop()
         await bus.stop()
+
+
+@pytest.fixture(scope="module")
+def certificate_authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_tls_modes_with_login_verify_the_server(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path, certificate_authority: trustme.CA, mode: str
+) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate_authority.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    certificate_authority.cert_pem.write_to_path(str(ca_file))
+    server = SmtpServer(
+        ScriptedHandler(),
+        auth=Authenticator("bildirim", "Gizli.Parola.1"),
+        tls=mode,
+        tls_context=server_context,
+    )
+    server.start()
+    bus = InProcessBus(SqlDeadLetterStore(engine), RetryPolicy(delays_s=(0.05,), max_attempts=2))
+    await bus.start()
+    trusted = SmtpTransport("127.0.0.1", server.port, mode, "bildirim", "Gizli.Parola.1", 10.0, str(ca_file))
+    service = MailService(settings, engine, bus, trusted, sweep_interval_s=3600)
+    await service.start()
+    relay = OutboxRelay(engine, bus, poll_s=0.05)
+    await relay.start()
+    try:
+        p = Pipeline(engine, bus, relay, service, server)
+        mail_id = await p.queue()
+        first = await wait_until(engine, mail_id, {"sent", "deferred", "failed"})
+        assert first["state"] == "sent", first["error"]
+        assert [r.login for r in server.handler.received] == ["bildirim"]
+        # Without the CA the certificate is not trusted: retried, never sent in clear.
+        service.delivery.transport = SmtpTransport(
+            "127.0.0.1", server.port, mode, "bildirim", "Gizli.Parola.1", 10.0, ""
+        )
+        second = await p.queue("tls:2")
+        row = await wait_until(engine, second, {"deferred"})
+        assert "SSL" in row["error"] or "certificate" in row["error"].lower()
+        assert len(server.handler.received) == 1
+    finally:
+        await relay.stop()
+        await service.stop()
+        await bus.stop()
+        server.stop()

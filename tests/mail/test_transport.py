@@ -122,7 +122,7 @@ def test_transport_follows_the_settings(tmp_path: Path) -> None:
         var_dir=tmp_path,
     )
     transport = transport_for(smtp.mail)
-    assert transport == SmtpTransport("smtp.example.gov.tr", 465, "tls", "", "", 30.0)
+    assert transport == SmtpTransport("smtp.example.gov.tr", 465, "tls", "", "", 30.0, "")
     assert sender_for(smtp.mail).address == "noreply@muhtar.gov.tr"
 
 

@@ -64,11 +64,18 @@ class SmtpTransport:
     username: str = ""
     password: str = ""
     timeout_s: float = 30.0
+    ca_file: str = ""  # PEM bundle to verify the server's certificate; empty: the system's CAs
 
     @classmethod
     def from_settings(cls, mail: MailSettings) -> SmtpTransport:
         return cls(
-            mail.smtp_host, mail.smtp_port, mail.smtp_tls, mail.username, mail.password, mail.timeout_s
+            mail.smtp_host,
+            mail.smtp_port,
+            mail.smtp_tls,
+            mail.username,
+            mail.password,
+            mail.timeout_s,
+            mail.smtp_ca_file,
         )
 
     async def send(self, message: EmailMessage) -> None:
@@ -82,6 +89,7 @@ class SmtpTransport:
                 username=self.username or None,
                 password=self.password or None,
                 timeout=self.timeout_s,
+                cert_bundle=self.ca_file or None,
             )
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise classify(exc) from None
