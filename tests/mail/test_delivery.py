@@ -244,9 +244,12 @@ async def test_after_the_bus_gives_up_the_sweep_queues_the_mail_again(
         await wait_until(engine, mail_id, {"deferred"}, min_attempts=2)
         await eventually(lambda: _dead_letters(engine, 1), "the bus parks the message")
         server.start()
+        now = datetime.now(UTC)
         async with engine.begin() as conn:
-            again, gave_up = await requeue_deferred(conn, timedelta(0), timedelta(hours=72))
+            again, gave_up = await requeue_deferred(conn, timedelta(0), timedelta(hours=72), now)
         assert (again, gave_up) == (1, 0)
+        async with engine.begin() as conn:  # a second sweeper at the same moment finds nothing to claim
+            assert await requeue_deferred(conn, timedelta(0), timedelta(hours=72), now) == (0, 0)
         row = await wait_until(engine, mail_id, {"sent"})
         assert row["attempts"] == 3
         assert len(server.handler.received) == 1

@@ -107,15 +107,28 @@ async def requeue_deferred(
         .where(mail_messages.c.state == "deferred", mail_messages.c.created_at < now - give_up_after)
         .values(state="failed", updated_at=now, error="gave up: temporary failures for too long")
     )
+    cutoff = now - retry_after
     stale = (
         await conn.execute(
             select(mail_messages.c.id, mail_messages.c.request_id).where(
-                mail_messages.c.state == "deferred", mail_messages.c.updated_at < now - retry_after
+                mail_messages.c.state == "deferred", mail_messages.c.updated_at < cutoff
             )
         )
     ).all()
+    queued = 0
     for mail_id, request_id in stale:
-        await add_to_outbox(conn, MAIL_TOPIC, mail_envelope(mail_id, mail_id, now), request_id or mail_id)
-        # Touch the row so the next sweep waits another retry_after for this attempt's outcome.
-        await conn.execute(update(mail_messages).where(mail_messages.c.id == mail_id).values(updated_at=now))
-    return len(stale), int(gave_up.rowcount or 0)
+        # Claim the row by touching it: a second sweeper (another workflow service) waits on the row lock,
+        # then finds it fresh and leaves it; the next sweep waits another retry_after for this attempt.
+        claimed = await conn.execute(
+            update(mail_messages)
+            .where(
+                mail_messages.c.id == mail_id,
+                mail_messages.c.state == "deferred",
+                mail_messages.c.updated_at < cutoff,
+            )
+            .values(updated_at=now)
+        )
+        if claimed.rowcount == 1:
+            await add_to_outbox(conn, MAIL_TOPIC, mail_envelope(mail_id, mail_id, now), request_id or mail_id)
+            queued += 1
+    return queued, int(gave_up.rowcount or 0)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from workflow.adapters.orm import staff_users
 from workflow.mail.tables import mail_digest_subscriptions, mail_preferences
@@ -51,7 +52,7 @@ async def set_preferences(
     result = await db.execute(
         update(mail_preferences).where(mail_preferences.c.muhtar_id == muhtar_id).values(**values)
     )
-    if not getattr(result, "rowcount", 0):
+    if not cast("CursorResult[Any]", result).rowcount:
         await db.execute(mail_preferences.insert().values(muhtar_id=muhtar_id, **values))
 
 
