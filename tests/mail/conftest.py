@@ -20,6 +20,7 @@ MUHTARLIKS = (
     ("M-2", "mahalle", "Alsancak", 35, 1203, "İzmir", "Konak"),
     ("K-3", "koy", "İğdecik", 48, 1197, "Muğla", "Milas"),
     ("M-4", "mahalle", "Işıklar", 65, 1567, "Van", "İpekyolu"),
+    ("M-5", "mahalle", "100.Yıl", 6, 1231, "Ankara", "Çankaya"),
 )
 
 

@@ -128,6 +128,15 @@ async def test_exports_list_current_holders_with_turkish_display_names(engine: A
     assert records[0]["cn"] == ["Ayşe Gül Şahin-Yılmaz"]
 
 
+async def test_registry_names_keep_their_case_in_titles(engine: AsyncEngine) -> None:
+    m = await add_muhtarliks(engine)
+    await add_muhtar(engine, "DENİZ AK", m["M-5"], order=1)
+    await _assign(engine)
+    async with engine.connect() as conn:
+        [entry] = await current_addresses(conn)
+    assert (entry.display_name, entry.title) == ("Deniz Ak", "100.Yıl Mahallesi Muhtarı")
+
+
 def test_long_values_are_folded_and_read_back() -> None:
     from workflow.mail.provisioning import DirectoryEntry
 

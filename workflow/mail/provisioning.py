@@ -176,7 +176,8 @@ async def current_addresses(conn: AsyncConnection, since: datetime | None = None
                 display_name=turkish_title(row.full_name),
                 given_name=given,
                 surname=surname,
-                title=template.format(name=turkish_title(row.muhtarlik)),
+                # Registry names are already in proper case ("100.Yıl"); title-casing would spoil them.
+                title=template.format(name=row.muhtarlik),
                 district=row.district_name,
                 province=row.province_name,
                 issued_at=_aware(row.issued_at),
