@@ -31,13 +31,21 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from workflow.messaging.amqp_headers import (
+    H_ATTEMPT,
+    H_QUEUE,
+    H_REASON,
+    H_TOPIC,
+    dead_letter_from,
+    int_header,
+    original_topic,
+)
 from workflow.messaging.bus import (
     QUEUES,
     Ack,
     BatchHandler,
     Bus,
     Dead,
-    DeadLetter,
     DeadLetterStore,
     Handler,
     Outcome,
@@ -52,10 +60,6 @@ from workflow.messaging.envelope import Envelope
 
 logger = logging.getLogger(__name__)
 
-H_ATTEMPT = "x-muhtar-attempt"
-H_QUEUE = "x-muhtar-queue"
-H_REASON = "x-muhtar-reason"
-H_TOPIC = "x-muhtar-topic"
 SINK_RETRY_PAUSE_S = 1.0
 
 # Publish failures the caller can retry: broker refusals, lost connections, timeouts.
@@ -252,7 +256,7 @@ class RabbitMQBus(Bus):
                 messages.append(inbox.get_nowait())
             self._busy.add(task)
             try:
-                attempts = [_int_header(m.headers, H_ATTEMPT, 1) for m in messages]
+                attempts = [int_header(m.headers, H_ATTEMPT, 1) for m in messages]
                 items = [(m.body, a) for m, a in zip(messages, attempts, strict=True)]
                 outcomes = await run_batch(queue, handler, items, self._policy)
                 for message, attempt, outcome in zip(messages, attempts, outcomes, strict=True):
@@ -279,7 +283,7 @@ class RabbitMQBus(Bus):
         self._consumers.append((queue, tag))
 
     async def _deliver(self, queue: str, handler: Handler, message: AbstractIncomingMessage) -> None:
-        attempt = _int_header(message.headers, H_ATTEMPT, 1)
+        attempt = int_header(message.headers, H_ATTEMPT, 1)
         outcome = await run_handler(queue, handler, message.body, attempt, self._policy)
         await self._settle_or_requeue(queue, message, attempt, outcome)
 
@@ -299,14 +303,14 @@ class RabbitMQBus(Bus):
         topic = message.routing_key or ""
         if isinstance(outcome, Retry):
             delay = f"{self._name}.delay.{self._delay_ms(outcome.delay_s)}"
-            headers = {H_ATTEMPT: attempt + 1, H_TOPIC: _original_topic(message)}
+            headers = {H_ATTEMPT: attempt + 1, H_TOPIC: original_topic(message)}
             await self._send(delay, direct_key(queue), message.body, headers, message.message_id)
         elif isinstance(outcome, Dead):
             headers = {
                 H_ATTEMPT: attempt,
                 H_QUEUE: queue,
                 H_REASON: outcome.reason,
-                H_TOPIC: _original_topic(message),
+                H_TOPIC: original_topic(message),
             }
             await self._send("dead", queue, message.body, headers, message.message_id)
         else:
@@ -316,14 +320,7 @@ class RabbitMQBus(Bus):
     async def _sink(self, message: AbstractIncomingMessage) -> None:
         """Move one parked message from the broker's dead queue into the operator's dead-letter store."""
         assert self._dead_letters is not None
-        headers = message.headers or {}
-        letter = DeadLetter(
-            queue=_str_header(headers, H_QUEUE) or _death_queue(headers) or "?",
-            body=message.body,
-            reason=_str_header(headers, H_REASON) or f"broker: {_death_reason(headers)}",
-            attempts=_int_header(headers, H_ATTEMPT, 0) or _int_header(headers, "x-delivery-count", 0),
-            topic=_str_header(headers, H_TOPIC) or None,
-        )
+        letter = dead_letter_from(message.headers or {}, message.body)
         try:
             await self._dead_letters.park(letter)
         except Exception as exc:
@@ -339,34 +336,3 @@ async def _quietly(awaitable: Any) -> None:
         await awaitable
     except Exception as exc:
         logger.info("ignored on a closing channel: %s", exc.__class__.__name__)
-
-
-def _int_header(headers: Mapping[str, Any] | None, name: str, default: int) -> int:
-    value = (headers or {}).get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _str_header(headers: Mapping[str, Any], name: str) -> str:
-    value = headers.get(name)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else ""
-
-
-def _original_topic(message: AbstractIncomingMessage) -> str:
-    return _str_header(message.headers or {}, H_TOPIC) or (message.routing_key or "")
-
-
-def _first_death(headers: Mapping[str, Any]) -> Mapping[str, Any]:
-    deaths = headers.get("x-death")
-    if isinstance(deaths, list) and deaths and isinstance(deaths[0], Mapping):
-        return deaths[0]
-    return {}
-
-
-def _death_queue(headers: Mapping[str, Any]) -> str:
-    return _str_header(_first_death(headers), "queue")
-
-
-def _death_reason(headers: Mapping[str, Any]) -> str:
-    return _str_header(_first_death(headers), "reason") or "dead-lettered"
