@@ -221,3 +221,18 @@ CLEANING = (
 @pytest.mark.parametrize(("given", "expected"), CLEANING)
 def test_clean_preferences(given, expected):
     assert inbox.clean_preferences(*given) == expected
+
+
+COUNT_TEXTS = ((0, "0"), (999, "999"), (1000, "1.000"), (9999, "9.999"), (10_000, "10.000+"))
+
+
+@pytest.mark.parametrize(("n", "text"), COUNT_TEXTS)
+def test_count_text(n: int, text: str):
+    assert inbox.count_text(n) == text
+
+
+async def test_counts_stop_at_the_cap(services: Services, world: World, scene: dict[str, int], monkeypatch):
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    actor = await inbox.staff_viewer(services.engine, world.users["migm"])
+    page = await inbox.views(services.engine, actor, ListQuery(page_size=2), services.clock(), 3)
+    assert page.total == 3 and page.pages == 2
