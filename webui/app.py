@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_sms.simulator import Simulator
 from webui import csrf, housekeeping, sessions
 from webui.attachments import BODY_LIMIT
 from webui.captcha import CaptchaMaker
@@ -31,6 +32,7 @@ from webui.keys import (
     KEYS,
     SESSION_CACHE,
     SETTINGS,
+    SIMULATOR,
     UOW_FACTORY,
     Clock,
 )
@@ -54,6 +56,7 @@ def init_app(
     bus: MessageBus | None = None,
     clock: Clock | None = None,
     attachments_dir: Path | None = None,
+    simulator: Simulator | None = None,
 ) -> web.Application:
     keys = Keys.from_secret(settings.web.secret_key)
     storage = EncryptedCookieStorage(
@@ -81,6 +84,8 @@ def init_app(
     app[ATTACHMENTS_DIR] = attachments_dir or VAR_DIR / "attachments"
     app[CAPTCHA] = CaptchaMaker()
     app[SESSION_CACHE] = SessionCache()
+    if simulator is not None:
+        app[SIMULATOR] = simulator
     setup_jinja(app)
     setup_routes(app)
     app.on_response_prepare.append(on_prepare_headers)

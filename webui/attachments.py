@@ -92,8 +92,14 @@ def clean_name(name: str | None) -> str:
     return base.strip()[:255] or "dosya"
 
 
-async def receive(part: BodyPartReader, temp_dir: Path, max_bytes: int, budget: Budget) -> Upload:
-    """Stream one file part to a temporary file; past ``max_bytes`` the rest is read and dropped."""
+async def receive(
+    part: BodyPartReader, temp_dir: Path, max_bytes: int, budget: Budget | None = None
+) -> Upload:
+    """Stream one file part to a temporary file; past ``max_bytes`` the rest is read and dropped.
+
+    ``budget`` is the whole request's (shared by its parts); without one, this part alone may use BODY_LIMIT.
+    """
+    budget = budget or Budget()
     fd, name = tempfile.mkstemp(dir=temp_dir, prefix="upload-")
     digest, size, head, too_big = hashlib.sha256(), 0, b"", False
     with os.fdopen(fd, "wb") as out:

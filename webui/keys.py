@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_sms.simulator import Simulator
 from webui.captcha import CaptchaMaker
 from webui.crypto import Keys
 from webui.session_cache import SessionCache
@@ -28,3 +29,4 @@ KEYS = web.AppKey("keys", Keys)
 ATTACHMENTS_DIR = web.AppKey("attachments_dir", Path)
 CAPTCHA = web.AppKey("captcha", CaptchaMaker)
 SESSION_CACHE = web.AppKey("session_cache", SessionCache)
+SIMULATOR = web.AppKey("simulator", Simulator)  # only in the embedded default

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from webui.render import STATIC_DIR
 from webui.staff.routes import setup_staff_routes
-from webui.views import login, public, requests
+from webui.views import login, public, requests, simulator
 
 
 def setup_routes(app: web.Application) -> None:
@@ -36,5 +36,9 @@ def setup_routes(app: web.Application) -> None:
         name="request_attachment",
     )
 
-    setup_staff_routes(app)
+    setup_staff_routes(app)  # /personel/…
+    # The SMSC simulator's page exists only when the app was given one (embedded default, staff only).
+    r.add_get("/personel/simulator", simulator.page, name="simulator")
+    r.add_post("/personel/simulator", simulator.send, name="simulator_send")
+
     r.add_static("/static/", STATIC_DIR, name="static", append_version=False)

@@ -14,6 +14,7 @@ from typing import Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_sms.simulator import Simulator
 from webui.app import init_app
 from workflow.service_layer.messagebus import MessageBus
 from workflow.settings import Settings
@@ -38,9 +39,18 @@ class WebServer:
         logger.info("web server stopped")
 
 
-async def start_web(settings: Settings, engine: AsyncEngine, bus: MessageBus | None = None) -> WebServer:
-    """Start serving on settings.web.host:port; ``engine`` and ``bus`` stay the caller's to close."""
-    app = init_app(settings, engine=engine, bus=bus)
+async def start_web(
+    settings: Settings,
+    engine: AsyncEngine,
+    bus: MessageBus | None = None,
+    *,
+    simulator: Simulator | None = None,
+) -> WebServer:
+    """Start serving on settings.web.host:port; ``engine``, ``bus`` and ``simulator`` stay the caller's.
+
+    With ``simulator`` (the embedded default's SMSC simulator) staff also get its page, /personel/simulator.
+    """
+    app = init_app(settings, engine=engine, bus=bus, simulator=simulator)
     runner = web.AppRunner(app, access_log=None)  # access lines would carry request numbers and addresses
     await runner.setup()
     site = web.TCPSite(runner, settings.web.host, settings.web.port)

@@ -71,7 +71,7 @@ class World:
 
 
 async def build_world(engine: AsyncEngine) -> World:
-    now = datetime.now(UTC)
+    now = datetime(2026, 1, 1, tzinfo=UTC)  # before the test clock: staff sessions begin after it
     world = World({}, {}, [])
     async with engine.begin() as conn:
         for code, kind, name in (
@@ -225,3 +225,17 @@ async def log_in(client: TestClient, engine: AsyncEngine, m: Muhtar) -> None:
     assert response.status == 200 and response.url.path == "/giris/onay"
     response = await enter_code(client, await last_code(engine, m.phone))
     assert response.status == 200 and response.url.path == "/basvuru", await response.text()
+
+
+async def sign_in_staff(client: TestClient, engine: AsyncEngine, user_id: str) -> None:
+    """A staff session as staff log-in makes one (a web_sessions row and the encrypted cookie)."""
+    from webui.keys import CLOCK
+    from webui.sessions import start
+
+    async with engine.begin() as conn:
+        token = await start(conn, "staff", user_id, client.app[CLOCK](), "127.0.0.1")
+    fernet = Fernet(base64.urlsafe_b64encode(client.app[KEYS].cookie))
+    data = {"created": 0, "session": {"sid": token, "csrf": "staff-csrf-token"}}
+    client.session.cookie_jar.update_cookies(
+        {COOKIE_NAME: fernet.encrypt(json.dumps(data).encode()).decode()}
+    )
