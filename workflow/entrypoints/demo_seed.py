@@ -23,6 +23,7 @@ from workflow.adapters.repository import count
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands
 from workflow.domain.units import StaffRole
+from workflow.mail.provisioning import assign_addresses
 from workflow.registry.load import load_registry
 from workflow.settings import Settings
 from workflow.staff_accounts import NewStaffUser, create_staff_user
@@ -195,6 +196,8 @@ async def seed(settings: Settings, engine: AsyncEngine) -> bool:
         await load_registry(engine)
     async with engine.begin() as conn:
         await _seed_people(conn, datetime.now(UTC))
+        # Corporate addresses, so the e-mail notifications of the demo requests have somewhere to go.
+        await assign_addresses(conn, settings.mail.domain)
     await _seed_requests(bootstrap(settings, engine=engine))
     logger.info("demo data seeded")
     return True
