@@ -56,6 +56,7 @@ class Simulator:
         self.dlr_delay_s = dlr_delay_s
         self.receipt_ids_decimal = receipt_ids_decimal
         self.receipt_tlvs = receipt_tlvs
+        self.receipts_first = False  # write each receipt before its submit_sm_resp (same connection)
         self.faults = Faults()
         self.parts: list[SubmittedPart] = []
         self.messages: list[SimMessage] = []
@@ -249,7 +250,11 @@ class Simulator:
             if isinstance(decoded, Fragment):
                 self._collect(decoded, message_id, now)
         if part.registered_delivery & 0x01:
-            self._spawn(self._receipt_later(session.system_id, part))
+            if self.receipts_first and session.can_receive:
+                # The race real SMSCs have: the receipt written before the submit_sm_resp.
+                self._spawn(self._await_receipt(session.request_now(self._receipt_pdu(part)), part, session))
+            else:
+                self._spawn(self._receipt_later(session.system_id, part))
 
     def _collect(self, fragment: Fragment, message_id: str, now: datetime) -> None:
         c = fragment.concat
@@ -275,6 +280,19 @@ class Simulator:
 
     async def _receipt_later(self, system_id: str, part: SubmittedPart) -> None:
         await asyncio.sleep(self.dlr_delay_s)
+        await self._send_receipt(self._receipt_pdu(part), system_id)
+
+    async def _await_receipt(
+        self, answer: asyncio.Future[Pdu], part: SubmittedPart, session: Session
+    ) -> None:
+        try:
+            resp = await asyncio.wait_for(answer, 10)
+        except (TimeoutError, ConnectionError):
+            resp = None
+        if resp is None or resp.status != st.ESME_ROK:
+            self._undelivered_receipts.append(self._receipt_pdu(part))
+
+    def _receipt_pdu(self, part: SubmittedPart) -> Pdu:
         state = "UNDELIV" if part.destination_addr in self.faults.undeliverable else "DELIVRD"
         shown_id = str(int(part.message_id, 16)) if self.receipt_ids_decimal else part.message_id
         text = receipt_text(
@@ -286,8 +304,7 @@ class Simulator:
                 TAG_RECEIPTED_MESSAGE_ID: cstr_tlv(part.message_id),
                 TAG_MESSAGE_STATE: int_tlv(STATE_CODES[state], 1),
             }
-        pdu = _sm("deliver_sm", part.destination_addr, 1, part.source_addr, 0x04, 0, text, tlvs)
-        await self._send_receipt(pdu, system_id)
+        return _sm("deliver_sm", part.destination_addr, 1, part.source_addr, 0x04, 0, text, tlvs)
 
     async def _send_receipt(self, pdu: Pdu, system_id: str) -> None:
         session = self._receiver(system_id)

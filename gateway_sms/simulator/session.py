@@ -47,6 +47,16 @@ class Session:
         transport = self.writer.transport
         transport.abort()
 
+    def request_now(self, pdu: Pdu) -> asyncio.Future[Pdu]:
+        """Write a server-originated request now; the future gets its response (the caller bounds the wait)."""
+        self._seq += 1
+        pdu.sequence = self._seq
+        future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
+        self._waiting[pdu.sequence] = future
+        future.add_done_callback(lambda _: self._waiting.pop(pdu.sequence, None))
+        self.send(pdu)
+        return future
+
     async def request(self, pdu: Pdu) -> Pdu:
         """Send a server-originated request and wait for its response (raises TimeoutError)."""
         self._seq += 1
