@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway_sms import addresses
-from gateway_sms.encoding import plan
+from gateway_sms.encoding import EncodingError, plan
 from gateway_sms.link import LINK_LOST, LinkConfig, SmppLink
 from gateway_sms.pdus import status as st
 from gateway_sms.pdus.codec import Pdu
@@ -192,7 +192,10 @@ class Connector:
             return [PartResult(1, 1, False, "ESME_RINVDSTADR", None, str(exc))]
         # The concatenation reference follows from the SMS id, so a resent part still joins its siblings.
         ref = zlib.crc32(sms_id.encode())
-        p = plan(text, self.config.encoding, concat=self.config.concat, ref=ref & 0xFFFF)
+        try:
+            p = plan(text, self.config.encoding, concat=self.config.concat, ref=ref & 0xFFFF)
+        except EncodingError as exc:  # more than 255 parts: no SMSC can take it, now or later
+            return [PartResult(1, 1, False, "ESME_RINVMSGLEN", None, str(exc))]
         src_ton, src_npi, src = addresses.source(self.config.source_addr)
         common = {
             "source_addr_ton": src_ton,

@@ -262,3 +262,13 @@ async def test_enquire_link_keeps_an_idle_link_and_a_mute_smsc_is_left(
     await connector.wait_bound()
     [result] = await connector.send("sms-el", PHONE, "canlı")
     assert result.ok
+
+
+async def test_text_too_long_for_any_smsc_fails_for_good(
+    sim: Simulator, make_connector: ConnectorFactory
+) -> None:
+    connector, _ = await make_connector()
+    [result] = await connector.send("sms-huge", PHONE, "😀" * (256 * 33))  # 256 UCS-2 parts
+    assert (result.ok, result.smpp_status) == (False, "ESME_RINVMSGLEN")
+    assert result.error is not None and "255" in result.error
+    assert connector.stats["submitted"] == 0
