@@ -9,7 +9,7 @@ Figures (each on a fresh database / vhost):
   workflow service consumes ``events`` and ``sms.status``;
 - ``publish``: publishes alone (confirmed), 500 in flight at a time;
 - ``drain-batches``: messages already queued -> consumed in batches -> commit -> ack (the consumer alone);
-- ``relay``: outbox rows already committed -> published with confirms and marked sent (nothing consuming);
+- ``relay``: (2 relay loops on PostgreSQL, as the workflow service runs them) outbox rows already committed -> published with confirms and marked sent (nothing consuming);
 - ``pipeline``: outbox rows -> relay -> bus -> handler commit (batches) -> ack.
 
 PostgreSQL 127.0.0.1:5432 and RabbitMQ 127.0.0.1:5672 as in the tests (MUHTAR_TEST_PG_* overrides); a uniquely
@@ -196,16 +196,20 @@ async def bench_relay(bus_kind: str, engine: AsyncEngine, url: str, total: int, 
     finished = asyncio.Event()
     if consume:
         await start_consumer(bus, engine, total, finished, batches=True)
-    relay = OutboxRelay(engine, bus, batch=500, poll_s=0.05)
+    # As the workflow service runs them: bus.relay_workers (2) loops on PostgreSQL, one on SQLite.
+    workers = 2 if engine.dialect.name == "postgresql" else 1
+    relays = [OutboxRelay(engine, bus, batch=500, poll_s=0.05) for _ in range(workers)]
     started = time.perf_counter()
-    await relay.start()
+    for relay in relays:
+        await relay.start()
     unsent = select(func.count()).where(outbox.c.sent_at.is_(None))
     if consume:
         await finished.wait()
     else:
         await until(lambda: _zero(engine, unsent))
     elapsed = time.perf_counter() - started
-    await relay.stop()
+    for relay in relays:
+        await relay.stop()
     await bus.stop()
     return total / elapsed
 

@@ -100,6 +100,7 @@ class BusSettings(_Section):
     delivery_limit: int = setting(20, int_between(2, 1000))
     relay_batch: int = setting(500, int_between(1, 10000))
     relay_poll_s: float = setting(1.0, number_between(0.05, 60))
+    relay_workers: int = setting(2, int_between(1, 16))
 
 
 @dataclass(frozen=True, repr=False)

@@ -118,9 +118,12 @@ class WorkflowService:
         self._engine = engine
         self._bus = bus
         self._prefetch = settings.bus.prefetch
-        self.relay = OutboxRelay(
-            engine, bus, batch=settings.bus.relay_batch, poll_s=settings.bus.relay_poll_s
-        )
+        # PostgreSQL: several relay loops overlap claiming and confirming (SKIP LOCKED); SQLite: exactly one.
+        workers = settings.bus.relay_workers if engine.dialect.name == "postgresql" else 1
+        self.relays = [
+            OutboxRelay(engine, bus, batch=settings.bus.relay_batch, poll_s=settings.bus.relay_poll_s)
+            for _ in range(workers)
+        ]
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -132,7 +135,8 @@ class WorkflowService:
         await self._bus.consume_batches("events", events, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume_batches("sms.status", statuses, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume("sms.inbound", c.on_sms_inbound, prefetch=self._prefetch)
-        await self.relay.start()
+        for relay in self.relays:
+            await relay.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="sms-receipt-sweeper")
         logger.info("workflow service started")
 
@@ -142,7 +146,8 @@ class WorkflowService:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        await self.relay.stop()
+        for relay in self.relays:
+            await relay.stop()
         logger.info("workflow service stopped")
 
     async def _sweep(self) -> None:
