@@ -45,7 +45,6 @@ class Command:
 
 CommandTable = Mapping[tuple[str, ...], Command]
 
-# Still to come from its owner: ("gateway",).
 COMMANDS: dict[tuple[str, ...], Command] = {
     ("migrate",): Command(
         "workflow.entrypoints.admin_commands:migrate_command", "create or upgrade the database schema"
