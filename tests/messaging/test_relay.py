@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.messaging.conftest import TEST_TOPOLOGY, MemoryDeadLetters, Recorder, ping, wait_until
 from workflow.adapters.db import create_engine
 from workflow.adapters.orm import outbox
-from workflow.messaging.bus import DeadLetterStore, PublishFailed, Reject
+from workflow.messaging.bus import DeadLetter, DeadLetterStore, PublishFailed, Reject
 from workflow.messaging.deadletters import SqlDeadLetterStore, list_dead_letters, request_replay
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.inprocess import InProcessBus
@@ -239,3 +239,29 @@ async def test_in_process_messages_not_delivered_at_stop_are_delivered_after_the
         await after.stop()
     assert delivered.payload == {"n": 1}
     assert [d.state for d in await list_dead_letters(engine, include_replayed=True)] == ["replayed"]
+
+
+async def test_a_replay_to_an_unknown_queue_is_refused_and_does_not_stall_the_relay(
+    engine: AsyncEngine, bus: FlakyBus
+) -> None:
+    store = SqlDeadLetterStore(engine)
+    await store.park(DeadLetter("gone.queue", ping(1).encode(), "broker: delivery_limit", 3))
+    [letter] = await list_dead_letters(engine)
+    assert await request_replay(engine, [letter.id]) == 1
+    seen = Recorder()
+    await bus.consume("t.work", seen)
+    relay = OutboxRelay(engine, bus, poll_s=0.05)
+    await relay.start()
+    try:
+        await write(engine, [("k", ping(2))])
+        await seen.wait_for(1)  # the outbox keeps flowing
+        await wait_until(lambda: replay_withdrawn(engine), "the replay request withdrawn")
+    finally:
+        await relay.stop()
+    [after] = await list_dead_letters(engine)
+    assert after.state == "parked" and after.reason.endswith("[replay refused: unknown queue]")
+
+
+async def replay_withdrawn(engine: AsyncEngine) -> bool:
+    [letter] = await list_dead_letters(engine)
+    return letter.replay_requested_at is None

@@ -219,6 +219,11 @@ def route(topology: Mapping[str, tuple[str, ...]], topic: str) -> list[str]:
 class Bus(abc.ABC):
     """What producers and consumers depend on; built by ``workflow.messaging.factory.create_bus``."""
 
+    @property
+    @abc.abstractmethod
+    def queues(self) -> frozenset[str]:
+        """The consumer queues this bus knows (the keys of its topology)."""
+
     @abc.abstractmethod
     async def start(self) -> None:
         """Connect and declare the topology (idempotent)."""

@@ -162,8 +162,12 @@ async def replay_requested(engine: AsyncEngine, bus: Bus, *, batch: int = 100) -
     async with engine.begin() as conn:
         rows = (await conn.execute(query)).all()
         done: list[int] = []
+        unknown: list[int] = []
         failure: PublishFailed | None = None
         for letter_id, queue, body in rows:
+            if queue not in bus.queues:
+                unknown.append(letter_id)  # e.g. parked by the broker from a queue this topology lacks
+                continue
             try:
                 await bus.requeue(queue, bytes(body))
             except PublishFailed as exc:
@@ -173,6 +177,19 @@ async def replay_requested(engine: AsyncEngine, bus: Bus, *, batch: int = 100) -
         if done:
             await conn.execute(
                 update(dead_letters).where(dead_letters.c.id.in_(done)).values(replayed_at=datetime.now(UTC))
+            )
+        if unknown:
+            # Withdraw the request so it does not come back every round; the operator sees why.
+            await conn.execute(
+                update(dead_letters)
+                .where(dead_letters.c.id.in_(unknown))
+                .values(
+                    replay_requested_at=None,
+                    reason=dead_letters.c.reason + " [replay refused: unknown queue]",
+                )
+            )
+            logger.warning(
+                "%d dead letters name a queue this bus does not have; replay refused", len(unknown)
             )
     if done:
         logger.info("replayed %d dead letters", len(done))

@@ -69,6 +69,10 @@ class InProcessBus(Bus):
         self._timers: dict[asyncio.TimerHandle, tuple[str, _Delivery]] = {}
         self._running = False
 
+    @property
+    def queues(self) -> frozenset[str]:
+        return frozenset(self._topology)
+
     async def start(self) -> None:
         self._running = True
 

@@ -115,6 +115,10 @@ class RabbitMQBus(Bus):
 
     # --- life cycle ---------------------------------------------------------------------------------
 
+    @property
+    def queues(self) -> frozenset[str]:
+        return frozenset(self._topology)
+
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=self._reconnect_s)
         try:
