@@ -21,6 +21,7 @@ from workflow.messaging.bus import (
     topic_matches,
 )
 from workflow.messaging.envelope import SCHEMAS, Envelope, MalformedMessage, decode, from_dict, peek_ids
+from workflow.messaging.notifications import _local_date
 from workflow.messaging.sms_receipts import DLR_STATES
 
 VALID: dict[str, Any] = {
@@ -176,3 +177,15 @@ def test_every_final_receipt_state_maps_to_a_final_sms_state() -> None:
         "failed",
         "expired",
     }
+
+
+@pytest.mark.parametrize(
+    ("at", "shown"),
+    [
+        (datetime(2026, 11, 25, 20, 59, tzinfo=UTC), "25.11.2026"),
+        (datetime(2026, 11, 25, 21, 0, tzinfo=UTC), "26.11.2026"),  # midnight in Istanbul (UTC+3)
+        (datetime(2026, 11, 25, 22, 30), "26.11.2026"),  # SQLite's zone-less UTC
+    ],
+)
+def test_sms_dates_are_istanbul_days(at: datetime, shown: str) -> None:
+    assert _local_date(at) == shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -61,6 +62,11 @@ async def _request_and_phone(conn: AsyncConnection, request_id: str) -> Mapping[
     return dict(row)
 
 
+def _local_date(at: datetime) -> str:
+    # SQLite hands timestamps back without a zone; they are UTC (never the machine's local time).
+    return local_date(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+
+
 def _kind_label(kind: str) -> str:
     try:
         return KIND_LABELS[RequestKind(kind)]
@@ -79,7 +85,7 @@ async def confirm_filing(conn: AsyncConnection, envelope: Envelope, settings: Se
         "request_filed",
         kind=_kind_label(row["kind"]),
         number=row["number"],
-        date=local_date(row["created_at"]),
+        date=_local_date(row["created_at"]),
     )
     await queue_sms(
         conn,
@@ -96,7 +102,7 @@ async def notify_conclusion(conn: AsyncConnection, envelope: Envelope, settings:
     row = await _request_and_phone(conn, request_id)
     if row is None:
         return
-    context = {"number": row["number"], "date": local_date(row["concluded_at"] or row["created_at"])}
+    context = {"number": row["number"], "date": _local_date(row["concluded_at"] or row["created_at"])}
     note = " ".join((row["final_note"] or "").split())
     short = note if len(note) <= CLOSURE_NOTE_SHORT else note[: CLOSURE_NOTE_SHORT - 3].rstrip() + "..."
     text = fit(
