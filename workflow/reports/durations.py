@@ -1,0 +1,144 @@
+"""How long each step takes — median and 90th percentile (nearest rank), in the database.
+
+- triage: filing → MİGM's first routing (the earliest top-level assignment), per province;
+- unit work: an assignment's arrival → its completion (İŞLEMİ TAMAMLA), per unit and per unit's province;
+- closing: the last unit completion → MİGM's conclusion, per province;
+- whole: filing → conclusion, per province.
+Request-level steps are grouped by the province of the muhtarlık the request came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import and_, func, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Subquery
+
+from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests, units
+from workflow.domain.vocabulary import AssignmentState
+from workflow.reports.filters import Filters, request_clause
+from workflow.reports.places import province_label
+from workflow.reports.scope import Scope
+from workflow.reports.sqlparts import percentiles, seconds_between
+from workflow.reports.tables import Col, ColKind, ReportTable, Row
+
+STATS: Final = (
+    Col("n", "Adet", ColKind.COUNT),
+    Col("median", "Ortanca (gün)", ColKind.DAYS),
+    Col("p90", "%90 dilim (gün)", ColKind.DAYS),
+)
+PROVINCE: Final = Col("province", "İl")
+UNIT: Final = Col("unit", "Birim")
+
+a, r, m = assignments.c, requests.c, muhtarliks.c
+REQUEST_PLACE: Final = requests.join(muhtars, muhtars.c.id == r.muhtar_id).join(
+    muhtarliks, m.id == muhtars.c.muhtarlik_id
+)
+
+
+def _request_scope(scope: Scope, f: Filters) -> Any:
+    return and_(scope.request_clause(), request_clause(f))
+
+
+def _unit_scope(scope: Scope, f: Filters) -> Any:
+    own = a.unit_id == f.unit_id if f.unit_id else true()
+    return and_(scope.unit_clause(a.unit_id), own)
+
+
+async def _per_province(conn: AsyncConnection, source: Subquery, name: str, title: str) -> ReportTable:
+    stats = percentiles(conn.dialect.name, source, ["province_id"])
+    query = stats.order_by(stats.selected_columns.province_id)
+    rows = []
+    for row in (await conn.execute(query)).all():
+        values = {"province": province_label(row.province_id), "n": row.n, "median": row.median, "p90": row.p90}
+        rows.append(Row(values, {"il": str(row.province_id)}))
+    return ReportTable(name, title, (PROVINCE, *STATS), rows)
+
+
+async def triage(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
+    first = (
+        select(a.request_id, func.min(a.assigned_at).label("first_at"))
+        .where(a.parent_id.is_(None))
+        .group_by(a.request_id)
+        .subquery("first_routing")
+    )
+    d = seconds_between(conn.dialect.name, r.created_at, first.c.first_at)
+    source = (
+        select(m.province_id, d.label("d"))
+        .select_from(REQUEST_PLACE.join(first, first.c.request_id == r.id))
+        .where(_request_scope(scope, f))
+        .subquery("triage")
+    )
+    return await _per_province(conn, source, "sure-yonlendirme", "Başvurudan ilk yönlendirmeye (MİGM)")
+
+
+def _unit_work(conn: AsyncConnection, scope: Scope, f: Filters) -> Subquery:
+    d = seconds_between(conn.dialect.name, a.assigned_at, a.completed_at)
+    return (
+        select(a.unit_id, units.c.province_id, d.label("d"))
+        .select_from(assignments.join(requests, r.id == a.request_id).join(units, units.c.id == a.unit_id))
+        .where(a.state == AssignmentState.COMPLETED.value, _request_scope(scope, f), _unit_scope(scope, f))
+        .subquery("unit_work")
+    )
+
+
+async def unit_work_per_unit(
+    conn: AsyncConnection, scope: Scope, f: Filters, *, slowest: int | None = None
+) -> ReportTable:
+    stats = percentiles(conn.dialect.name, _unit_work(conn, scope, f), ["unit_id"]).subquery("stats")
+    query = select(units.c.name, stats).join(units, units.c.id == stats.c.unit_id)
+    if slowest:
+        query = query.order_by(stats.c.median.desc(), units.c.name).limit(slowest)
+    else:
+        query = query.order_by(units.c.name)
+    rows = [
+        Row({"unit": row.name, "n": row.n, "median": row.median, "p90": row.p90}, {"birim": str(row.unit_id)})
+        for row in (await conn.execute(query)).all()
+    ]
+    if slowest:
+        return ReportTable("darbogaz-en-yavas", "Ortanca tamamlama süresi en uzun birimler", (UNIT, *STATS), rows)
+    return ReportTable("sure-birim", "Birimde görevin tamamlanması (birime göre)", (UNIT, *STATS), rows)
+
+
+async def unit_work_per_province(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
+    source = _unit_work(conn, scope, f)
+    return await _per_province(conn, source, "sure-birim-il", "Birimde görevin tamamlanması (birimin iline göre)")
+
+
+async def closing(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
+    last = (
+        select(a.request_id, func.max(a.completed_at).label("last_at"))
+        .where(a.state == AssignmentState.COMPLETED.value)
+        .group_by(a.request_id)
+        .subquery("last_completion")
+    )
+    d = seconds_between(conn.dialect.name, last.c.last_at, r.concluded_at)
+    source = (
+        select(m.province_id, d.label("d"))
+        .select_from(REQUEST_PLACE.join(last, last.c.request_id == r.id))
+        .where(r.concluded_at.is_not(None), _request_scope(scope, f))
+        .subquery("closing")
+    )
+    return await _per_province(conn, source, "sure-sonuclandirma", "Son tamamlamadan sonuçlandırmaya (MİGM)")
+
+
+async def whole(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
+    d = seconds_between(conn.dialect.name, r.created_at, r.concluded_at)
+    source = (
+        select(m.province_id, d.label("d"))
+        .select_from(REQUEST_PLACE)
+        .where(r.concluded_at.is_not(None), _request_scope(scope, f))
+        .subquery("whole")
+    )
+    return await _per_province(conn, source, "sure-toplam", "Başvurudan sonuçlanmaya")
+
+
+async def all_durations(conn: AsyncConnection, scope: Scope, f: Filters) -> list[ReportTable]:
+    return [
+        await triage(conn, scope, f),
+        await unit_work_per_unit(conn, scope, f),
+        await unit_work_per_province(conn, scope, f),
+        await closing(conn, scope, f),
+        await whole(conn, scope, f),
+    ]

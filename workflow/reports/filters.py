@@ -1,0 +1,158 @@
+"""Report filters: read from a query string (Turkish parameter names), checked, and turned into SQL.
+
+Dates are the viewer's calendar days in Europe/Istanbul (DD.MM.YYYY on screen, YYYY-MM-DD in forms);
+inside they become a half-open UTC range on ``requests.created_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Final, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, exists, select, true
+
+from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests
+from workflow.domain.vocabulary import Channel, RequestKind, RequestState
+
+ISTANBUL: Final = ZoneInfo("Europe/Istanbul")
+#: A date range longer than this is refused (a typo like 0202 would otherwise scan centuries).
+MAX_RANGE_DAYS: Final = 3660
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class Period(StrEnum):
+    DAY = "gun"
+    WEEK = "hafta"
+    MONTH = "ay"
+
+
+PERIOD_LABELS: Final = {Period.DAY: "Gün", Period.WEEK: "Hafta", Period.MONTH: "Ay"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None = None
+    end: date | None = None  # inclusive
+    kind: RequestKind | None = None
+    state: RequestState | None = None
+    channel: Channel | None = None
+    province_id: int | None = None
+    district_id: int | None = None
+    unit_id: int | None = None
+    period: Period = Period.MONTH
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    def query_params(self) -> dict[str, str]:
+        """The filters as query-string values (for links and the form), empty ones left out."""
+        raw = {
+            "bas": self.start.isoformat() if self.start else "",
+            "bit": self.end.isoformat() if self.end else "",
+            "tur": self.kind.value if self.kind else "",
+            "durum": self.state.value if self.state else "",
+            "kanal": self.channel.value if self.channel else "",
+            "il": str(self.province_id or ""),
+            "ilce": str(self.district_id or ""),
+            "birim": str(self.unit_id or ""),
+            "donem": self.period.value,
+        }
+        return {k: v for k, v in raw.items() if v}
+
+    def with_(self, **changes: object) -> Filters:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _enum(kind: type[E], raw: str, errors: list[str], message: str) -> E | None:
+    if not raw:
+        return None
+    if raw in kind._value2member_map_:
+        return kind(raw)
+    errors.append(message)
+    return None
+
+
+def _int(raw: str, high: int, errors: list[str], message: str) -> int | None:
+    if not raw:
+        return None
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= high:
+        return int(raw)
+    errors.append(message)
+    return None
+
+
+def _date(raw: str, errors: list[str], message: str) -> date | None:
+    if not raw:
+        return None
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(raw.strip(), fmt).date()
+        except ValueError:
+            continue
+    errors.append(message)
+    return None
+
+
+def parse_filters(query: Mapping[str, str]) -> Filters:
+    """Unknown or malformed values are dropped with a Turkish message in ``errors``; never an exception."""
+    errors: list[str] = []
+
+    def get(key: str) -> str:
+        return str(query.get(key, "")).strip()[:40]
+
+    start = _date(get("bas"), errors, "Başlangıç tarihi GG.AA.YYYY biçiminde olmalıdır.")
+    end = _date(get("bit"), errors, "Bitiş tarihi GG.AA.YYYY biçiminde olmalıdır.")
+    if start and end and start > end:
+        errors.append("Başlangıç tarihi bitiş tarihinden sonra olamaz.")
+        start = end = None
+    if start and end and (end - start).days > MAX_RANGE_DAYS:
+        errors.append("Tarih aralığı en çok 10 yıl olabilir.")
+        start = None
+    return Filters(
+        start=start,
+        end=end,
+        kind=_enum(RequestKind, get("tur"), errors, "Bilinmeyen başvuru türü."),
+        state=_enum(RequestState, get("durum"), errors, "Bilinmeyen talep durumu."),
+        channel=_enum(Channel, get("kanal"), errors, "Bilinmeyen kanal."),
+        province_id=_int(get("il"), 81, errors, "İl 1 ile 81 arasında bir plaka kodu olmalıdır."),
+        district_id=_int(get("ilce"), 10**9, errors, "Geçersiz ilçe."),
+        unit_id=_int(get("birim"), 10**9, errors, "Geçersiz birim."),
+        period=_enum(Period, get("donem"), errors, "Bilinmeyen dönem.") or Period.MONTH,
+        errors=tuple(errors),
+    )
+
+
+def local_day_start(day: date) -> datetime:
+    """The UTC instant a calendar day starts in Istanbul."""
+    return datetime.combine(day, time(0), ISTANBUL).astimezone(UTC)
+
+
+def request_clause(f: Filters) -> ColumnElement[bool]:
+    """The filters on ``requests`` (province/district through the muhtar's muhtarlık)."""
+    parts: list[ColumnElement[bool]] = []
+    if f.start:
+        parts.append(requests.c.created_at >= local_day_start(f.start))
+    if f.end:
+        parts.append(requests.c.created_at < local_day_start(f.end + timedelta(days=1)))
+    if f.kind:
+        parts.append(requests.c.kind == f.kind.value)
+    if f.state:
+        parts.append(requests.c.state == f.state.value)
+    if f.channel:
+        parts.append(requests.c.channel == f.channel.value)
+    if f.province_id or f.district_id:
+        place = select(muhtars.c.id).join(muhtarliks, muhtarliks.c.id == muhtars.c.muhtarlik_id)
+        if f.province_id:
+            place = place.where(muhtarliks.c.province_id == f.province_id)
+        if f.district_id:
+            place = place.where(muhtarliks.c.district_id == f.district_id)
+        parts.append(requests.c.muhtar_id.in_(place.scalar_subquery()))
+    if f.unit_id:
+        # An alias, so the subquery stays its own when the outer query reads assignments too.
+        held = assignments.alias("filter_assignment")
+        parts.append(exists().where(held.c.request_id == requests.c.id, held.c.unit_id == f.unit_id))
+    return and_(true(), *parts)

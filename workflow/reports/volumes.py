@@ -1,0 +1,122 @@
+"""Request volumes by kind, state, channel, province, district, unit and period — counted in SQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests, units
+from workflow.domain.vocabulary import KIND_LABELS, STATE_LABELS, Channel
+from workflow.reports.filters import PERIOD_LABELS, Filters, Period, request_clause
+from workflow.reports.scope import Scope
+from workflow.reports.sqlparts import period_start
+from workflow.reports.tables import Col, ColKind, ReportTable, Row
+
+CHANNEL_LABELS: Final = {Channel.WEB: "Web", Channel.SMS: "SMS", Channel.USSD: "USSD"}
+COUNT: Final = Col("count", "Talep sayısı", ColKind.COUNT)
+
+
+def _where(scope: Scope, f: Filters) -> Any:
+    return and_(scope.request_clause(), request_clause(f))
+
+
+async def _rows(conn: AsyncConnection, query: Select[Any] | Any) -> list[Any]:
+    return list((await conn.execute(query)).all())
+
+
+async def by_column(conn: AsyncConnection, scope: Scope, f: Filters, dimension: str) -> ReportTable:
+    """Kind, state or channel: one row per value the data holds."""
+    spec: dict[str, tuple[Any, str, str, dict[Any, str]]] = {
+        "kind": (requests.c.kind, "tur", "Başvuru türü", {k.value: v for k, v in KIND_LABELS.items()}),
+        "state": (requests.c.state, "durum", "Durum", {k.value: v for k, v in STATE_LABELS.items()}),
+        "channel": (requests.c.channel, "kanal", "Kanal", {k.value: v for k, v in CHANNEL_LABELS.items()}),
+    }
+    column, param, header, labels = spec[dimension]
+    query = select(column, func.count()).where(_where(scope, f)).group_by(column).order_by(column)
+    rows = [
+        Row({"label": labels.get(value, value), "count": n}, {param: value})
+        for value, n in await _rows(conn, query)
+    ]
+    titles = {"kind": "Başvuru türüne göre", "state": "Duruma göre", "channel": "Kanala göre"}
+    return ReportTable(f"hacim-{param}", titles[dimension], (Col("label", header), COUNT), rows)
+
+
+async def by_place(conn: AsyncConnection, scope: Scope, f: Filters, district: bool) -> ReportTable:
+    """Per province (ranked, most first) or per district, by the muhtarlık the request came from."""
+    m = muhtarliks.c
+    keys = [m.province_id, m.province_name] + ([m.district_id, m.district_name] if district else [])
+    query = (
+        select(*keys, func.count().label("n"))
+        .select_from(requests.join(muhtars, muhtars.c.id == requests.c.muhtar_id).join(
+            muhtarliks, muhtarliks.c.id == muhtars.c.muhtarlik_id))
+        .where(_where(scope, f))
+        .group_by(*keys)
+        .order_by(func.count().desc(), *keys)
+    )
+    rows = []
+    for row in await _rows(conn, query):
+        link = {"il": str(row.province_id)}
+        values: dict[str, Any] = {"province": row.province_name, "count": row.n}
+        if district:
+            link["ilce"] = str(row.district_id)
+            values["district"] = row.district_name
+        rows.append(Row(values, link))
+    cols = (Col("province", "İl"),) + ((Col("district", "İlçe"),) if district else ()) + (COUNT,)
+    name, title = ("hacim-ilce", "İlçeye göre") if district else ("hacim-il", "İle göre")
+    return ReportTable(name, title, cols, rows)
+
+
+async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
+    """Requests routed or forwarded to each unit (a request routed to two units counts for both)."""
+    a = assignments.c
+    query = (
+        select(units.c.id, units.c.name, func.count(func.distinct(a.request_id)).label("n"))
+        .select_from(assignments.join(requests, requests.c.id == a.request_id).join(
+            units, units.c.id == a.unit_id))
+        .where(_where(scope, f), scope.unit_clause(a.unit_id))
+        .group_by(units.c.id, units.c.name)
+        .order_by(func.count(func.distinct(a.request_id)).desc(), units.c.name)
+    )
+    rows = [Row({"unit": name, "count": n}, {"birim": str(uid)}) for uid, name, n in await _rows(conn, query)]
+    return ReportTable("hacim-birim", "Birime göre", (Col("unit", "Birim"), COUNT), rows)
+
+
+async def by_period(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
+    """Filed requests per day, week or month (Istanbul calendar), oldest first: the trend line's data."""
+    bucket = period_start(conn.dialect.name, requests.c.created_at, f.period).label("bucket")
+    query = select(bucket, func.count()).where(_where(scope, f)).group_by(bucket).order_by(bucket)
+    rows = [Row({"period": b, "count": n}, period_link(f, str(b))) for b, n in await _rows(conn, query)]
+    title = f"Döneme göre ({PERIOD_LABELS[f.period].lower()})"
+    return ReportTable("hacim-donem", title, (Col("period", "Dönem başı", ColKind.DATE), COUNT), rows)
+
+
+def period_link(f: Filters, first_day: str) -> dict[str, str]:
+    """The date range of one period bucket, kept inside the filter's own range."""
+    start = date.fromisoformat(first_day[:10])
+    if f.period is Period.DAY:
+        end = start
+    elif f.period is Period.WEEK:
+        end = start + timedelta(days=6)
+    else:
+        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if f.start and f.start > start:
+        start = f.start
+    if f.end and f.end < end:
+        end = f.end
+    return {"bas": start.isoformat(), "bit": end.isoformat()}
+
+
+async def all_volumes(conn: AsyncConnection, scope: Scope, f: Filters) -> list[ReportTable]:
+    return [
+        await by_column(conn, scope, f, "kind"),
+        await by_column(conn, scope, f, "state"),
+        await by_column(conn, scope, f, "channel"),
+        await by_place(conn, scope, f, district=False),
+        await by_place(conn, scope, f, district=True),
+        await by_unit(conn, scope, f),
+        await by_period(conn, scope, f),
+    ]
+
