@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from webui.render import STATIC_DIR
+from webui.reports.routes import setup_report_routes
 from webui.staff.routes import setup_staff_routes
 from webui.views import login, public, requests, simulator
 
@@ -37,6 +38,7 @@ def setup_routes(app: web.Application) -> None:
     )
 
     setup_staff_routes(app)  # /personel/…
+    setup_report_routes(app)  # /personel/raporlar/…
     # The SMSC simulator's page exists only when the app was given one (embedded default, staff only).
     r.add_get("/personel/simulator", simulator.page, name="simulator")
     r.add_post("/personel/simulator", simulator.send, name="simulator_send")
