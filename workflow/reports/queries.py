@@ -13,6 +13,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from workflow.reports import schema as _schema  # noqa: F401  (the report indexes join the metadata)
 from workflow.reports.bottlenecks import all_bottlenecks
 from workflow.reports.durations import all_durations
 from workflow.reports.filters import Filters
