@@ -86,7 +86,7 @@ def init_app(
     app[SESSION_CACHE] = SessionCache()
     if simulator is not None:
         app[SIMULATOR] = simulator
-    setup_jinja(app)
+    setup_jinja(app, auto_reload=settings.embedded)
     setup_routes(app)
     app.on_response_prepare.append(on_prepare_headers)
     app.cleanup_ctx.append(_engine_ctx(engine))

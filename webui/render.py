@@ -56,9 +56,11 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_static_version(path)}"
 
 
-def setup_jinja(app: web.Application) -> jinja2.Environment:
+def setup_jinja(app: web.Application, *, auto_reload: bool = True) -> jinja2.Environment:
+    """``auto_reload`` re-reads changed templates (a stat per render): for the embedded default only."""
     env = aiohttp_jinja2.setup(
         app,
+        auto_reload=auto_reload,
         loader=jinja2.FileSystemLoader(str(WEB_TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         undefined=jinja2.StrictUndefined,
