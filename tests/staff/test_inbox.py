@@ -86,6 +86,11 @@ async def test_tabs_follow_the_life_cycle(services: Services, world: World, scen
     child = await assignment_id(services, n1, units["ILM-06-saglik"])
     await bus.handle(c.Complete(u["saglik06"], n1, child, "Yerinde incelendi."))
     await bus.handle(c.Complete(u["ankara"], n1, val, "Gereği yapıldı."))
+    # Every unit finished, but the hand-back still waits for MİGM's review: it stays under İade.
+    assert await numbers(services, world, "migm", "iade") == [n1]
+    assert await numbers(services, world, "migm", "sonuclandirilacak") == []
+    await bus.handle(c.ReviewHandback(u["migm"], n1, bel))
+    assert await numbers(services, world, "migm", "iade") == []
     assert await numbers(services, world, "migm", "sonuclandirilacak") == [n1]
     assert await numbers(services, world, "ankara", "tamamlanan") == [n1]
     assert await numbers(services, world, "saglik06", "tamamlanan") == [n1]

@@ -93,33 +93,42 @@ class TabSpec:
     state: AssignmentState | None = None  # a unit's tab: the assignment state it lists
 
 
-def _open_top_level() -> ColumnElement[bool]:
-    top = a.alias("top")
-    return exists().where(
-        top.c.request_id == r.c.id,
-        top.c.parent_id.is_(None),
-        top.c.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
+def _unreviewed_handbacks() -> Select[Any]:
+    """Requests with a hand-back MİGM has not dealt with: a handful at any time, read from a partial index
+    (ix_assignments_unreviewed_handbacks), so the tabs below never probe every pending request."""
+    hb = a.alias("hb")
+    return select(hb.c.request_id).where(
+        hb.c.parent_id.is_(None),
+        hb.c.state == AssignmentState.HANDED_BACK.value,
+        hb.c.handback_reviewed == false(),  # "= false", as in the partial index (not "IS false")
     )
 
 
-# MİGM's tabs filter requests. migm_pending is narrow (what MİGM must act on), so the EXISTS on the
-# assignments runs only for those few rows.
+def _migm_pending(state: str) -> ColumnElement[bool]:
+    return and_(r.c.migm_pending.is_(True), r.c.state == state)
+
+
+# MİGM's tabs filter requests; each is one range of the (migm_pending, state, created_at) index. A routed
+# request is pending at MİGM for one of two reasons: a hand-back to review, or every unit finished.
 MIGM_TABS: Final = (
-    TabSpec("yeni", "Yeni Talepler", lambda: and_(r.c.migm_pending.is_(True), r.c.state == "bekleyen")),
+    TabSpec("yeni", "Yeni Talepler", lambda: _migm_pending("bekleyen")),
     TabSpec(
         "iade",
         "İade Edilenler",
-        lambda: and_(r.c.migm_pending.is_(True), r.c.state == "yonlendirilen", _open_top_level()),
+        lambda: and_(_migm_pending("yonlendirilen"), r.c.id.in_(_unreviewed_handbacks())),
     ),
     TabSpec(
         "sonuclandirilacak",
         "Sonuçlandırılacaklar",
-        lambda: and_(r.c.migm_pending.is_(True), r.c.state == "yonlendirilen", ~_open_top_level()),
+        lambda: and_(_migm_pending("yonlendirilen"), r.c.id.not_in(_unreviewed_handbacks())),
     ),
     TabSpec(
         "birimlerde", "Birimlerde", lambda: and_(r.c.migm_pending.is_(False), r.c.state == "yonlendirilen")
     ),
-    TabSpec("tamamlanan", "Tamamlananlar", lambda: r.c.state == "sonuclanan"),
+    # A concluded request is never pending; saying so lets the (migm_pending, state, created_at) index serve it.
+    TabSpec(
+        "tamamlanan", "Tamamlananlar", lambda: and_(r.c.migm_pending.is_(False), r.c.state == "sonuclanan")
+    ),
 )
 
 
@@ -232,12 +241,12 @@ def _priority_rank() -> ColumnElement[int]:
     return case({p.value: rank for p, rank in PRIORITY_RANK.items()}, value=r.c.priority, else_=1)
 
 
-def _order(sort: Sort, date_col: Any) -> list[Any]:
+def _order(sort: Sort, date_col: Any, tiebreak: Any) -> list[Any]:
     if sort is Sort.OLDEST:
-        return [date_col.asc(), r.c.number.asc()]
+        return [date_col.asc(), tiebreak.asc()]
     if sort is Sort.PRIORITY:
-        return [_priority_rank().desc(), date_col.asc(), r.c.number.asc()]
-    return [date_col.desc(), r.c.number.desc()]
+        return [_priority_rank().desc(), date_col.asc(), tiebreak.asc()]
+    return [date_col.desc(), tiebreak.desc()]
 
 
 def _request_columns() -> list[Any]:
@@ -310,43 +319,78 @@ def _row(row: Any, now: datetime, due_soon_days: int) -> InboxRow:
     )
 
 
-def _migm_list(where: ColumnElement[bool]) -> tuple[Select[Any], Select[Any], Any]:
-    """(rows, the same rows' keys for counting, the date column to sort on)."""
-    rows = _with_people(select(*_request_columns(), _migm_due()).select_from(r)).where(where)
-    keys = select(r.c.id).where(where)
-    return rows, keys, r.c.created_at
+@dataclass(frozen=True)
+class Listing:
+    """A list in three queries: the keys to count, the keys of one page in order, that page's details.
+
+    Ordering and paging run on keys only (an index range), and the people and due dates are joined for
+    the page's rows alone, so a page costs the same with a thousand requests or a million.
+    """
+
+    count: Select[Any]
+    ordered: Callable[[Sort], Select[Any]]
+    details: Callable[[list[str]], Select[Any]]
 
 
-def _unit_list(unit_id: int, where: ColumnElement[bool]) -> tuple[Select[Any], Select[Any], Any]:
-    columns = [
-        *_request_columns(),
-        a.c.id.label("assignment_id"),
-        a.c.state.label("assignment_state"),
-        a.c.assigned_at,
-        a.c.due_at,
-    ]
-    base = and_(a.c.unit_id == unit_id, where)
-    rows = _with_people(select(*columns).select_from(a).join(r, r.c.id == a.c.request_id)).where(base)
-    keys = select(a.c.id).where(base)
-    return rows, keys, a.c.assigned_at
+def _migm_listing(where: ColumnElement[bool], people: bool = False) -> Listing:
+    keys = select(r.c.id.label("key")).select_from(r)
+    keys = (_with_people(keys) if people else keys).where(where)
+
+    def details(ids: list[str]) -> Select[Any]:
+        query = select(r.c.id.label("key"), *_request_columns(), _migm_due()).select_from(r)
+        return _with_people(query).where(r.c.id.in_(ids))
+
+    return Listing(keys, lambda sort: keys.order_by(*_order(sort, r.c.created_at, r.c.number)), details)
+
+
+def _unit_listing(
+    unit_id: int, where: ColumnElement[bool], people: bool = False, by_created: bool = False
+) -> Listing:
+    """A unit's assignments; ``people``: the filter needs the request and muhtar (search)."""
+
+    def keys(with_request: bool) -> Select[Any]:
+        source = a.join(r, r.c.id == a.c.request_id) if with_request else a
+        query = select(a.c.id.label("key")).select_from(source)
+        return (_with_people(query) if people else query).where(a.c.unit_id == unit_id, where)
+
+    def ordered(sort: Sort) -> Select[Any]:
+        date_col = r.c.created_at if by_created else a.c.assigned_at
+        need_request = people or by_created or sort is Sort.PRIORITY
+        return keys(need_request).order_by(*_order(sort, date_col, a.c.id))
+
+    def details(ids: list[str]) -> Select[Any]:
+        columns = [
+            a.c.id.label("key"),
+            *_request_columns(),
+            a.c.id.label("assignment_id"),
+            a.c.state.label("assignment_state"),
+            a.c.assigned_at,
+            a.c.due_at,
+        ]
+        query = select(*columns).select_from(a).join(r, r.c.id == a.c.request_id)
+        return _with_people(query).where(a.c.id.in_(ids))
+
+    return Listing(keys(people), ordered, details)
 
 
 async def _page(
     conn: AsyncConnection,
-    lists: tuple[Select[Any], Select[Any], Any],
+    listing: Listing,
     sort: Sort,
     page: int,
     page_size: int,
     now: datetime,
     due_soon_days: int,
 ) -> tuple[list[InboxRow], int, int]:
-    rows_q, keys_q, date_col = lists
-    total = await capped_count(conn, keys_q)
+    total = await capped_count(conn, listing.count)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    query = rows_q.order_by(*_order(sort, date_col)).limit(page_size).offset((page - 1) * page_size)
-    rows = [_row(row, now, due_soon_days) for row in (await conn.execute(query)).all()]
-    return rows, total, page
+    ordered = listing.ordered(sort).limit(page_size).offset((page - 1) * page_size)
+    ids = [row.key for row in (await conn.execute(ordered)).all()]
+    if not ids:
+        return [], total, page
+    found = {row.key: row for row in (await conn.execute(listing.details(ids))).all()}
+    return [_row(found[key], now, due_soon_days) for key in ids if key in found], total, page
 
 
 async def capped_count(conn: AsyncConnection, keys: Select[Any]) -> int:
@@ -361,8 +405,8 @@ async def tab_counts(conn: AsyncConnection, actor: Actor) -> list[Tab]:
     unit_id = actor.unit.id
     counts = []
     for t in tabs_for(actor):
-        keys = _migm_list(t.where())[1] if actor.is_migm else _unit_list(unit_id, t.where())[1]
-        counts.append(Tab(t.key, t.label, await capped_count(conn, keys)))
+        listing = _migm_listing(t.where()) if actor.is_migm else _unit_listing(unit_id, t.where())
+        counts.append(Tab(t.key, t.label, await capped_count(conn, listing.count)))
     return counts
 
 
@@ -386,9 +430,9 @@ async def inbox(
     assert actor.unit is not None
     async with engine.connect() as conn:
         tabs = await tab_counts(conn, actor)
-        lists = _migm_list(spec.where()) if actor.is_migm else _unit_list(actor.unit.id, spec.where())
+        listing = _migm_listing(spec.where()) if actor.is_migm else _unit_listing(actor.unit.id, spec.where())
         rows, total, page = await _page(
-            conn, lists, query.sort, query.page, query.page_size, now, due_soon_days
+            conn, listing, query.sort, query.page, query.page_size, now, due_soon_days
         )
     return Page(rows, total, page, query.page_size, tabs, spec.key)
 
@@ -439,21 +483,16 @@ async def views(
     """Görünümler: every request the unit may see, by date or priority, optionally searched."""
     assert actor.unit is not None
     found = search_filter(query.search, engine.dialect.name)
+    searching = bool(query.search.strip())
     if actor.is_migm:
-        rows_q, _, date_col = _migm_list(found)
-        keys_q = _with_people(select(r.c.id).select_from(r)).where(found)
+        listing = _migm_listing(found, people=searching)
     else:
-        unit_id = actor.unit.id
-        visible = and_(_latest_of_unit(unit_id), found)
-        rows_q, _, _ = _unit_list(unit_id, visible)
-        keys_q = _with_people(select(a.c.id).select_from(a).join(r, r.c.id == a.c.request_id)).where(
-            a.c.unit_id == unit_id, visible
-        )
-        date_col = r.c.created_at
+        visible = and_(_latest_of_unit(actor.unit.id), found)
+        listing = _unit_listing(actor.unit.id, visible, people=searching, by_created=True)
     async with engine.connect() as conn:
         await _with_turkish_fold(conn)
         rows, total, page = await _page(
-            conn, (rows_q, keys_q, date_col), query.sort, query.page, query.page_size, now, due_soon_days
+            conn, listing, query.sort, query.page, query.page_size, now, due_soon_days
         )
     return Page(rows, total, page, query.page_size)
 

@@ -1,4 +1,4 @@
-"""staff side: inbox preferences, log-in state and log, administrators' audit log.
+"""staff side: an index for MİGM's inbox tabs, inbox preferences, log-in state and log, administrators' audit log.
 
 Revision ID: 0006_staff
 Revises: 0005_webui
@@ -20,6 +20,15 @@ def _at(name: str, nullable: bool = False) -> sa.Column:
 
 
 def upgrade() -> None:
+    op.create_index("ix_requests_pending_state_created", "requests", ["migm_pending", "state", "created_at"])
+    unreviewed = sa.text("parent_id IS NULL AND state = 'handed_back' AND handback_reviewed = false")
+    op.create_index(
+        "ix_assignments_unreviewed_handbacks",
+        "assignments",
+        ["request_id"],
+        postgresql_where=unreviewed,
+        sqlite_where=unreviewed,
+    )
     op.create_table(
         "staff_preferences",
         sa.Column("user_id", sa.String(32), nullable=False),
@@ -66,5 +75,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_unreviewed_handbacks", table_name="assignments")
+    op.drop_index("ix_requests_pending_state_created", table_name="requests")
     for table in ("admin_audit_log", "staff_login_log", "staff_auth_state", "staff_preferences"):
         op.drop_table(table)

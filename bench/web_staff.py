@@ -1,0 +1,426 @@
+"""Staff inboxes under load: p50/p95 and requests/s of the MİGM inbox, a Valilik inbox (İstanbul, the largest)
+and a staff request page, next to the muhtar-side benchmark's bare handler (one indexed query), all in the
+same run against the same PostgreSQL database.
+
+Run: ``.venv/bin/python bench/web_staff.py [--requests 1000000] [--muhtars 50000] [--hits 3000]
+[--concurrency 50]``
+
+A uniquely named database is created (127.0.0.1:5432, trust auth; MUHTAR_TEST_PG_* overrides as in the
+tests), filled with COPY: MİGM, 81 Valilik each with 10 İl Müdürlüğü and 10 Kaymakamlık, a Büyükşehir and
+10 ilçe Belediyesi per il; muhtars; requests (1 % awaiting triage, 19 % with units, 80 % concluded; İstanbul
+18 %, Ankara 6 %, İzmir 5 %) with about 2.5 assignments each (the il's Valilik; its Belediye for 60 %; one or
+two sub-units for 70 %). The app and the bare handler are served by ``bench/web_muhtar.py --serve`` in a
+separate process; staff sessions are made the way log-in makes them (a web_sessions row and an encrypted
+cookie), so every page pays the real session, staff-session check, counts and access-log costs.
+Target: p95 ≤ 50 ms server time for the inbox pages. Figures go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import secrets
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.web_muhtar import KINDS, PG, SECRET, WORDS, load, pg_url  # noqa: E402
+from webui.app import COOKIE_NAME  # noqa: E402
+from webui.crypto import Keys, sha256_hex  # noqa: E402
+from workflow.adapters.db import create_engine  # noqa: E402
+from workflow.adapters.migrate import migrate  # noqa: E402
+from workflow.registry.testdata import make_muhtars  # noqa: E402
+
+BATCH = 50_000
+SUBS = 10  # İl Müdürlüğü and Kaymakamlık per Valilik, each
+DISTRICTS = 10
+HEAVY = {34: 0.18, 6: 0.06, 35: 0.05}  # share of requests by province plate; the rest spread evenly
+SAMPLE = 200
+
+
+class Units:
+    """Ids of the generated registry: MİGM 1, then per il its Valilik, sub-units and Belediyeler."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = [
+            (1, "MIGM", "migm", None, "Mahalli İdareler Genel Müdürlüğü", None, None, True)
+        ]
+        self.valilik: dict[int, int] = {}
+        self.subs: dict[int, list[int]] = {}
+        self.belediye: dict[int, list[int]] = {}
+        for p in range(1, 82):
+            vid = self._add(f"VAL-{p:02d}", "valilik", None, f"İl {p} Valiliği", None, p)
+            self.valilik[p] = vid
+            self.subs[p] = [
+                self._add(f"ILM-{p}-{i}", "il_mudurlugu", None, f"İl {p} Müdürlüğü {i}", vid, p)
+                for i in range(SUBS)
+            ]
+            self.subs[p] += [
+                self._add(f"KAY-{p}-{i}", "kaymakamlik", None, f"İlçe {p}-{i} Kaymakamlığı", vid, p)
+                for i in range(SUBS)
+            ]
+            self.belediye[p] = [
+                self._add(f"BEL-BB-{p}", "belediye", "buyuksehir", f"İl {p} Belediyesi", None, p)
+            ]
+            self.belediye[p] += [
+                self._add(f"BEL-{p}-{i}", "belediye", "ilce", f"İlçe {p}-{i} Belediyesi", None, p)
+                for i in range(DISTRICTS)
+            ]
+
+    def _add(self, code: str, kind: str, bkind: str | None, name: str, parent: int | None, p: int) -> int:
+        uid = len(self.rows) + 1
+        self.rows.append((uid, code, kind, bkind, name, parent, p, True))
+        return uid
+
+
+def province(rng: random.Random) -> int:
+    x = rng.random()
+    for plate, share in HEAVY.items():
+        if x < share:
+            return plate
+        x -= share
+    return rng.randint(1, 81)
+
+
+def assignments_for(
+    rng: random.Random, units: Units, rid: str, p: int, state: str, ready: bool, at: datetime
+) -> list[tuple[Any, ...]]:
+    """The request's assignments, in states that fit the request's state."""
+    if state == "bekleyen":
+        return []
+    done = state == "sonuclanan" or ready
+    out: list[tuple[Any, ...]] = []
+
+    def add(unit: int, parent: str | None, st: str) -> str:
+        aid = uuid.uuid4().hex
+        closed = at + timedelta(days=3) if st == "completed" else None
+        out.append(
+            (
+                aid,
+                rid,
+                unit,
+                parent,
+                st,
+                "",
+                parent and units.valilik[p] or 1,
+                at,
+                at + timedelta(days=15),
+                closed,
+                "Gereği yapıldı." if closed else None,
+                "[]",
+                closed,
+                False,
+            )
+        )
+        return aid
+
+    children = rng.choice((0, 0, 0, 1, 1, 1, 1, 2, 2, 2))
+    open_state = rng.choice(("new", "in_progress"))
+    vid = add(units.valilik[p], None, "completed" if done else ("forwarded" if children else open_state))
+    for sub in rng.sample(units.subs[p], children):
+        add(sub, vid, "completed" if done else rng.choice(("new", "in_progress", "completed")))
+    if rng.random() < 0.6:
+        add(rng.choice(units.belediye[p]), None, "completed" if done else rng.choice(("new", "in_progress")))
+    return out
+
+
+ASSIGNMENT_COLUMNS = [
+    "id",
+    "request_id",
+    "unit_id",
+    "parent_id",
+    "state",
+    "routing_note",
+    "assigned_by_unit_id",
+    "assigned_at",
+    "due_at",
+    "completed_at",
+    "completion_note",
+    "attachment_ids",
+    "closed_at",
+    "handback_reviewed",
+]
+REQUEST_COLUMNS = [
+    "id",
+    "number",
+    "muhtar_id",
+    "kind",
+    "description",
+    "channel",
+    "priority",
+    "state",
+    "migm_pending",
+    "created_at",
+    "updated_at",
+    "concluded_at",
+    "public_attachment_ids",
+    "version",
+]
+MOVEMENT_COLUMNS = [
+    "request_id",
+    "seq",
+    "at",
+    "action",
+    "actor_kind",
+    "actor_id",
+    "actor_name",
+    "public",
+    "note_public",
+]
+
+
+async def fill(name: str, n_muhtars: int, n_requests: int) -> tuple[Units, list[str]]:
+    rng, now, units = random.Random(7), datetime.now(UTC), Units()
+    conn = await asyncpg.connect(**{**PG, "database": name})
+    try:
+        await conn.copy_records_to_table(
+            "units",
+            columns=["id", "code", "kind", "belediye_kind", "name", "parent_id", "province_id", "active"],
+            records=units.rows,
+        )
+        await conn.execute("SELECT setval(pg_get_serial_sequence('units', 'id'), $1)", len(units.rows))
+        places = [
+            (p * 100 + d, f"M-{p}-{d}", "mahalle", f"Mahalle {p}-{d}", p, p * 100 + d, f"İl {p}", f"İlçe {d}")
+            for p in range(1, 82)
+            for d in range(DISTRICTS)
+        ]
+        await conn.copy_records_to_table(
+            "muhtarliks",
+            columns=[
+                "id",
+                "code",
+                "kind",
+                "name",
+                "province_id",
+                "district_id",
+                "province_name",
+                "district_name",
+            ],
+            records=places,
+        )
+        people = list(make_muhtars(rng, [str(i) for i in range(n_muhtars)], n_muhtars))
+        ids = [uuid.uuid4().hex for _ in people]
+        by_province: dict[int, list[str]] = {p: [] for p in range(1, 82)}
+        records = []
+        for i, person in enumerate(people):
+            place = places[i % len(places)]
+            by_province[place[4]].append(ids[i])
+            records.append(
+                (ids[i], person.tckn, person.full_name, person.phone_e164, place[0], True, now, now)
+            )
+        await conn.copy_records_to_table(
+            "muhtars",
+            columns=[
+                "id",
+                "tckn",
+                "full_name",
+                "phone_e164",
+                "muhtarlik_id",
+                "active",
+                "created_at",
+                "updated_at",
+            ],
+            records=records,
+        )
+        total_assignments = 0
+        for start in range(0, n_requests, BATCH):
+            requests, assignments, movements = [], [], []
+            for number in range(start + 1000, min(start + BATCH, n_requests) + 1000):
+                rid, p = uuid.uuid4().hex, province(rng)
+                muhtar = rng.choice(by_province[p])
+                created = now - timedelta(minutes=rng.randrange(2 * 365 * 24 * 60))
+                x = rng.random()
+                state = "bekleyen" if x < 0.01 else "yonlendirilen" if x < 0.20 else "sonuclanan"
+                ready = state == "yonlendirilen" and rng.random() < 0.05
+                words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40)))
+                requests.append(
+                    (
+                        rid,
+                        number,
+                        muhtar,
+                        rng.choice(KINDS),
+                        words.capitalize() + ".",
+                        "web",
+                        rng.choice(("normal", "normal", "normal", "yuksek", "acil", "dusuk")),
+                        state,
+                        state == "bekleyen" or ready,
+                        created,
+                        created,
+                        created + timedelta(days=9) if state == "sonuclanan" else None,
+                        "[]",
+                        0,
+                    )
+                )
+                assignments += assignments_for(rng, units, rid, p, state, ready, created + timedelta(hours=2))
+                movements.append((rid, 1, created, "filed", "muhtar", muhtar, "Muhtar", True, False))
+            await conn.copy_records_to_table("requests", columns=REQUEST_COLUMNS, records=requests)
+            await conn.copy_records_to_table("assignments", columns=ASSIGNMENT_COLUMNS, records=assignments)
+            await conn.copy_records_to_table("movements", columns=MOVEMENT_COLUMNS, records=movements)
+            total_assignments += len(assignments)
+            print(
+                f"  {start + len(requests):,} requests, {total_assignments:,} assignments",
+                file=sys.stderr,
+                flush=True,
+            )
+        await conn.execute("UPDATE counters SET value = $1 WHERE name = 'request_number'", n_requests + 999)
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return units, ids
+
+
+async def staff_session(conn: asyncpg.Connection, fernet: Fernet, username: str, unit_id: int) -> str:
+    """A staff user and a signed-in session for them, as log-in would leave it; returns the cookie value."""
+    user_id, token, now = uuid.uuid4().hex, secrets.token_urlsafe(32), datetime.now(UTC)
+    await conn.execute(
+        "INSERT INTO staff_users (id, username, password_hash, full_name, unit_id, role, active, created_at, "
+        "updated_at, password_changed_at) VALUES ($1, $2, '-', $2, $3, 'clerk', true, $4, $4, $4)",
+        user_id,
+        username,
+        unit_id,
+        now - timedelta(days=1),
+    )
+    await conn.execute(
+        "INSERT INTO web_sessions (token_hash, subject_kind, subject_id, created_at, last_seen_at) "
+        "VALUES ($1, 'staff', $2, $3, $3)",
+        sha256_hex(token),
+        user_id,
+        now,
+    )
+    data = {"created": int(time.time()), "session": {"sid": token, "csrf": secrets.token_urlsafe(32)}}
+    return fernet.encrypt(json.dumps(data).encode()).decode()
+
+
+async def measure(
+    args: argparse.Namespace, name: str, units: Units, port: int, bare_port: int
+) -> list[tuple[str, float, float, float]]:
+    fernet = Fernet(base64.urlsafe_b64encode(Keys.from_secret(SECRET).cookie))
+    conn = await asyncpg.connect(**{**PG, "database": name})
+    try:
+        migm = [await staff_session(conn, fernet, f"migm{i}", 1) for i in range(10)]
+        istanbul = [await staff_session(conn, fernet, f"istanbul{i}", units.valilik[34]) for i in range(10)]
+        numbers = [
+            r["number"]
+            for r in await conn.fetch(
+                "SELECT r.number FROM assignments a JOIN requests r ON r.id = a.request_id WHERE a.unit_id = $1 "
+                "ORDER BY random() LIMIT $2",
+                units.valilik[34],
+                SAMPLE,
+            )
+        ]
+        muhtar_ids = [
+            r["id"] for r in await conn.fetch("SELECT id FROM muhtars ORDER BY random() LIMIT $1", SAMPLE)
+        ]
+    finally:
+        await conn.close()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
+
+        async def get(url: str, cookie: str | None = None) -> int:
+            headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
+            async with http.get(url, headers=headers, allow_redirects=False) as response:
+                await response.read()
+                return response.status
+
+        app = f"http://127.0.0.1:{port}"
+        targets: dict[str, Callable[[int], Awaitable[int]]] = {
+            "bare handler, one indexed query (muhtar bench)": lambda i: get(
+                f"http://127.0.0.1:{bare_port}/bare?m={muhtar_ids[i % len(muhtar_ids)]}"
+            ),
+            "MİGM inbox (Yeni Talepler, 5 tab counts)": lambda i: get(
+                f"{app}/personel/gelen-kutusu", migm[i % len(migm)]
+            ),
+            "MİGM inbox, Birimlerde tab": lambda i: get(
+                f"{app}/personel/gelen-kutusu?sekme=birimlerde", migm[i % len(migm)]
+            ),
+            "İstanbul Valiliği inbox (Yeni)": lambda i: get(
+                f"{app}/personel/gelen-kutusu", istanbul[i % len(istanbul)]
+            ),
+            "staff request page (+ access log)": lambda i: get(
+                f"{app}/personel/talepler/{numbers[i % len(numbers)]}", istanbul[i % len(istanbul)]
+            ),
+        }
+        totals: dict[str, tuple[float, list[float]]] = {what: (0.0, []) for what in targets}
+        for make in targets.values():
+            await load(min(200, args.hits), args.concurrency, make)  # warm-up
+        for _ in range(args.rounds):
+            for what, make in targets.items():
+                elapsed, latencies = await load(args.hits // args.rounds, args.concurrency, make)
+                totals[what] = (totals[what][0] + elapsed, totals[what][1] + latencies)
+    results = []
+    for what, (elapsed, latencies) in totals.items():
+        q = statistics.quantiles(latencies, n=100)
+        results.append((what, len(latencies) / elapsed, q[49], q[94]))
+    return results
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    name = f"muhtar_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(**PG)
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        engine = create_engine(pg_url(name))
+        await migrate(engine)
+        await engine.dispose()
+        started = time.perf_counter()
+        units, _ = await fill(name, args.muhtars, args.requests)
+        print(f"filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        port, bare_port = 19080 + random.randrange(500), 19680 + random.randrange(500)
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "bench" / "web_muhtar.py"),
+            "--serve",
+            pg_url(name),
+            str(port),
+            str(bare_port),
+            "pre-ping",  # the project's engine settings
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert server.stdout is not None
+            if (await asyncio.wait_for(server.stdout.readline(), 60)).strip() != b"ready":
+                raise SystemExit("server did not start")
+            results = await measure(args, name, units, port, bare_port)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+    print(
+        f"\n{args.requests:,} requests, {args.muhtars:,} muhtars, {args.hits} hits each, concurrency "
+        f"{args.concurrency}, {args.rounds} interleaved rounds; load average after: {os.getloadavg()[0]:.1f}\n"
+    )
+    print("| what | requests/s | p50 ms | p95 ms |\n| --- | --- | --- | --- |")
+    for what, rps, p50, p95 in results:
+        print(f"| {what} | {rps:.0f} | {p50:.1f} | {p95:.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--muhtars", type=int, default=50_000)
+    parser.add_argument("--hits", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
