@@ -18,6 +18,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_sms.simulator import Simulator
+from inbound.ussd_http import USSD_SERVICES, ussd_handler
 from webui import csrf, housekeeping, sessions
 from webui.attachments import BODY_LIMIT
 from webui.captcha import CaptchaMaker
@@ -41,7 +42,7 @@ from webui.render import setup_jinja
 from webui.routes import setup_routes
 from webui.session_cache import SessionCache
 from workflow.adapters.db import create_engine
-from workflow.bootstrap import bootstrap
+from workflow.bootstrap import Services, bootstrap
 from workflow.paths import VAR_DIR
 from workflow.service_layer.messagebus import MessageBus
 from workflow.settings import Settings
@@ -88,6 +89,7 @@ def init_app(
         app[SIMULATOR] = simulator
     setup_jinja(app, auto_reload=settings.embedded)
     setup_routes(app)
+    app.router.add_post("/ussd", ussd_handler, name="ussd")
     app.on_response_prepare.append(on_prepare_headers)
     app.cleanup_ctx.append(_engine_ctx(engine))
     app.cleanup_ctx.append(_bus_ctx(bus))
@@ -116,6 +118,8 @@ def _bus_ctx(given: MessageBus | None):  # type: ignore[no-untyped-def]
         bus = given or bootstrap(app[SETTINGS], engine=app[ENGINE], clock=app[CLOCK]).commands
         app[BUS] = bus
         app[UOW_FACTORY] = bus.uow_factory
+        # The USSD menu answers from the same service layer, in the operator gateway's HTTP request.
+        app[USSD_SERVICES] = Services(app[SETTINGS], app[ENGINE], bus.uow_factory, bus, app[CLOCK])
         yield
 
     return ctx

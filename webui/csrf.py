@@ -67,6 +67,8 @@ def multipart_form(view: Handler) -> Handler:
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method in SAFE_METHODS or request.match_info.http_exception is not None:
         return await handler(request)  # safe, or no such route/method: let it answer 404/405
+    if getattr(request.match_info.handler, "csrf_exempt", False):
+        return await handler(request)  # machine-to-machine endpoints with their own check (POST /ussd)
     if request.content_type == "multipart/form-data":
         # The route's own view, not `handler` (which may be another middleware's wrapper).
         if not getattr(request.match_info.handler, "csrf_multipart", False):

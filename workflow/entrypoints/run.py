@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_sms.service import start_gateway, start_simulator
+from gateway_sms.simulator import Simulator
 from workflow.adapters.db import create_engine
 from workflow.adapters.migrate import migrate
 from workflow.bootstrap import bootstrap
@@ -39,6 +40,7 @@ def _banner(settings: Settings, seeded: bool) -> str:
         "",
         "Muhtar Bilgi Sistemi is running.",
         f"  web:       {settings.web.base_url}",
+        f"  SMS:       {'SMSC simulator, its phone page at ' + settings.web.base_url + '/personel/simulator' if settings.smpp.simulator else 'SMSC ' + settings.smpp.host}",
         f"  database:  {'SQLite ' + str(settings.database.sqlite_file) if settings.database.sqlite_file else 'PostgreSQL'}",
         f"  bus:       {'in-process (one machine; production uses RabbitMQ)' if settings.bus.kind == 'inprocess' else 'RabbitMQ'}",
     ]
@@ -49,13 +51,17 @@ def _banner(settings: Settings, seeded: bool) -> str:
     return "\n".join(lines)
 
 
-async def _start_sms_side(settings: Settings, engine: AsyncEngine, bus: Bus, stops: list[Stop]) -> None:
+async def _start_sms_side(
+    settings: Settings, engine: AsyncEngine, bus: Bus, stops: list[Stop]
+) -> Simulator | None:
     """The SMSC simulator (embedded default) and the SMPP gateway talking to it over real TCP."""
+    simulator = None
     if settings.smpp.simulator:
         simulator = await start_simulator(settings)
         stops.append(simulator.stop)
     gateway = await start_gateway(settings, bus, dead_letters=SqlDeadLetterStore(engine))
     stops.append(gateway.stop)
+    return simulator
 
 
 async def run_system(settings: Settings, stopping: asyncio.Event) -> int:
@@ -72,11 +78,11 @@ async def run_system(settings: Settings, stopping: asyncio.Event) -> int:
         stops.append(bus.stop)
         workflow = await start_workflow_service(settings, engine, bus)
         stops.append(workflow.stop)
-        await _start_sms_side(settings, engine, bus, stops)
+        simulator = await _start_sms_side(settings, engine, bus, stops)
         from webui.server import start_web
 
         services = bootstrap(settings, engine=engine, after_commit=notify_new_outbox)
-        web = await start_web(settings, engine, services.commands)
+        web = await start_web(settings, engine, services.commands, simulator=simulator)
         stops.append(web.stop)
         print(_banner(settings, seeded), file=sys.stderr, flush=True)
         await stopping.wait()
