@@ -12,8 +12,9 @@ from tests.staff.conftest import StepClock, assignment_id, file
 from workflow.bootstrap import Services
 from workflow.domain import commands as c
 from workflow.domain.errors import NotAllowed
-from workflow.service_layer import inbox
-from workflow.service_layer.inbox import DueStatus, ListQuery, Preferences, Sort
+from workflow.service_layer import inbox, staff_preferences
+from workflow.service_layer.inbox import DueStatus, ListQuery, Sort
+from workflow.service_layer.staff_preferences import Preferences
 
 
 async def numbers(services: Services, world: World, user: str, tab: str | None = None, **kw) -> list[int]:
@@ -205,13 +206,13 @@ async def test_unknown_or_disabled_user_is_refused(services: Services, engine: A
 
 async def test_preferences_round_trip(services: Services, world: World):
     user, now = world.users["ankara"], services.clock()
-    assert await inbox.preferences(services.engine, user) == inbox.DEFAULT_PREFERENCES
+    assert await staff_preferences.preferences(services.engine, user) == staff_preferences.DEFAULT_PREFERENCES
     mine = Preferences(columns=("kind", "date"), sort=Sort.PRIORITY, page_size=50)
-    await inbox.save_preferences(services.engine, user, mine, now)
-    assert await inbox.preferences(services.engine, user) == mine
+    await staff_preferences.save_preferences(services.engine, user, mine, now)
+    assert await staff_preferences.preferences(services.engine, user) == mine
     other = Preferences(columns=(), sort=Sort.OLDEST, page_size=10)
-    await inbox.save_preferences(services.engine, user, other, now)
-    assert await inbox.preferences(services.engine, user) == other
+    await staff_preferences.save_preferences(services.engine, user, other, now)
+    assert await staff_preferences.preferences(services.engine, user) == other
 
 
 CLEANING = (
@@ -225,7 +226,7 @@ CLEANING = (
 
 @pytest.mark.parametrize(("given", "expected"), CLEANING)
 def test_clean_preferences(given, expected):
-    assert inbox.clean_preferences(*given) == expected
+    assert staff_preferences.clean_preferences(*given) == expected
 
 
 COUNT_TEXTS = ((0, "0"), (999, "999"), (1000, "1.000"), (9999, "9.999"), (10_000, "10.000+"))

@@ -12,8 +12,9 @@ from webui.staff.guard import staff_only
 from webui.staff.presenters import staff_page
 from workflow.domain.errors import NotAllowed
 from workflow.domain.units import Actor
-from workflow.service_layer import inbox, staff_views
-from workflow.service_layer.inbox import ListQuery, Preferences, Sort
+from workflow.service_layer import inbox, staff_preferences, staff_search, staff_views
+from workflow.service_layer.inbox import ListQuery, Sort
+from workflow.service_layer.staff_preferences import Preferences
 
 PAGE_MAX: Final = 100_000
 
@@ -30,7 +31,7 @@ def list_query(request: web.Request, prefs: Preferences) -> ListQuery:
         sort=Sort(sort) if sort in Sort._value2member_map_ else prefs.sort,
         page=_page_number(request.query.get("sayfa")),
         page_size=prefs.page_size,
-        search=request.query.get("ara", "")[: inbox.SEARCH_MAX],
+        search=request.query.get("ara", "")[: staff_search.SEARCH_MAX],
     )
 
 
@@ -45,7 +46,7 @@ async def viewer(request: web.Request, user_id: str) -> Actor:
 @staff_only
 async def inbox_page(request: web.Request, user_id: str) -> web.Response:
     me, app = await viewer(request, user_id), request.app
-    prefs = await inbox.preferences(app[ENGINE], user_id)
+    prefs = await staff_preferences.preferences(app[ENGINE], user_id)
     query = list_query(request, prefs)
     page = await inbox.inbox(app[ENGINE], me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
     context = {"page": page, "cols": prefs.columns, "sort": query.sort.value}
@@ -55,7 +56,7 @@ async def inbox_page(request: web.Request, user_id: str) -> web.Response:
 @staff_only
 async def views_page(request: web.Request, user_id: str) -> web.Response:
     me, app = await viewer(request, user_id), request.app
-    prefs = await inbox.preferences(app[ENGINE], user_id)
+    prefs = await staff_preferences.preferences(app[ENGINE], user_id)
     query = list_query(request, prefs)
     page = await inbox.views(app[ENGINE], me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
     context = {"page": page, "cols": prefs.columns, "sort": query.sort.value, "search": query.search}
@@ -65,8 +66,8 @@ async def views_page(request: web.Request, user_id: str) -> web.Response:
 @staff_only
 async def settings_page(request: web.Request, user_id: str) -> web.Response:
     me = await viewer(request, user_id)
-    prefs = await inbox.preferences(request.app[ENGINE], user_id)
-    context = {"prefs": prefs, "page_sizes": inbox.PAGE_SIZES}
+    prefs = await staff_preferences.preferences(request.app[ENGINE], user_id)
+    context = {"prefs": prefs, "page_sizes": staff_preferences.PAGE_SIZES}
     return await staff_page(request, "staff/settings.html", me, "settings", context)
 
 
@@ -75,12 +76,12 @@ async def save_settings(request: web.Request, user_id: str) -> web.Response:
     await viewer(request, user_id)
     data = await request.post()
     size = str(data.get("sayfa_boyutu", ""))
-    prefs = inbox.clean_preferences(
+    prefs = staff_preferences.clean_preferences(
         [str(c) for c in data.getall("sutun", [])],
         str(data.get("sira", "")),
         int(size) if size.isdigit() and len(size) <= 4 else 0,
     )
-    await inbox.save_preferences(request.app[ENGINE], user_id, prefs, request.app[CLOCK]())
+    await staff_preferences.save_preferences(request.app[ENGINE], user_id, prefs, request.app[CLOCK]())
     await flash.add(request, "Ayarlarınız kaydedildi.", "success")
     raise web.HTTPSeeOther(request.app.router["staff_settings"].url_for())
 

@@ -9,7 +9,8 @@ from aiohttp import web
 from webui.render import render
 from workflow.domain.model import ASSIGNMENT_STATE_LABELS, PRIORITY_LABELS, Action, Movement
 from workflow.domain.units import UNIT_KIND_LABELS, Actor, StaffRole
-from workflow.service_layer.inbox import COLUMNS, SORT_LABELS, DueStatus
+from workflow.service_layer.inbox import SORT_LABELS, DueStatus
+from workflow.service_layer.staff_preferences import COLUMNS
 
 DUE_LABELS: Final = {DueStatus.OVERDUE: "Süresi geçti", DueStatus.DUE_SOON: "Süresi yaklaşıyor"}
 

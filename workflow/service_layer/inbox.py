@@ -8,14 +8,13 @@ Visibility is the domain's: MİGM sees every request, a unit the requests it has
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.adapters import orm
@@ -30,16 +29,12 @@ from workflow.domain.model import (
     RequestState,
 )
 from workflow.domain.units import Actor, StaffRole
-from workflow.identity import turkish_fold
-from workflow.service_layer.staff_tables import staff_preferences
+from workflow.service_layer.staff_search import search_filter, with_turkish_fold
 
 EXCERPT_LENGTH = 100
-PAGE_SIZES: Final = (10, 20, 50, 100)
-SEARCH_MAX = 100
 # Counts stop at this many: "10.000+" is as useful to a clerk as an exact 812.344, and counting stays a short
 # index range instead of a scan of a million rows (the inbox must answer in tens of milliseconds).
 COUNT_CAP: Final = 10_000
-SQLITE_FOLD = "mbs_tr_fold"
 
 r, a, m, k = orm.requests, orm.assignments, orm.muhtars, orm.muhtarliks
 
@@ -55,29 +50,6 @@ SORT_LABELS: Final[dict[Sort, str]] = {
     Sort.OLDEST: "Tarih (en eski önce)",
     Sort.PRIORITY: "Öncelik (en acil önce)",
 }
-
-# Columns a user may show or hide; number is always shown (it is the link).
-COLUMNS: Final[dict[str, str]] = {
-    "date": "Tarih",
-    "kind": "Tür",
-    "priority": "Öncelik",
-    "state": "Durum",
-    "muhtar": "Muhtar",
-    "muhtarlik": "Muhtarlık",
-    "place": "İlçe / İl",
-    "due": "Son Gün",
-    "excerpt": "Açıklama",
-}
-
-
-@dataclass(frozen=True)
-class Preferences:
-    columns: tuple[str, ...] = ("date", "kind", "priority", "state", "muhtarlik", "place", "due", "excerpt")
-    sort: Sort = Sort.NEWEST
-    page_size: int = 20
-
-
-DEFAULT_PREFERENCES: Final = Preferences()
 
 
 class DueStatus(StrEnum):
@@ -437,46 +409,6 @@ async def inbox(
     return Page(rows, total, page, query.page_size, tabs, spec.key)
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-async def _with_turkish_fold(conn: AsyncConnection) -> None:
-    """SQLite's lower() folds ASCII only; give it Turkish-aware folding for searches ("ÖZTÜRK" ~ "Öztürk")."""
-    if conn.dialect.name != "sqlite":
-        return
-    raw = await conn.get_raw_connection()
-    await raw.driver_connection.create_function(  # type: ignore[union-attr]
-        SQLITE_FOLD, 1, lambda v: turkish_fold(v) if isinstance(v, str) else v, deterministic=True
-    )
-
-
-def _contains(col: Any, needle: str, dialect: str) -> ColumnElement[bool]:
-    if dialect == "sqlite":
-        folded: ColumnElement[bool] = getattr(func, SQLITE_FOLD)(col).like(
-            _like(turkish_fold(needle)), escape="\\"
-        )
-        return folded
-    matched: ColumnElement[bool] = col.ilike(_like(needle), escape="\\")
-    return matched
-
-
-def search_filter(text: str, dialect: str = "postgresql") -> ColumnElement[bool]:
-    """Number (exact), description, muhtar name, muhtarlık, ilçe or il (case-insensitive, contains)."""
-    needle = " ".join(text.split())[:SEARCH_MAX]
-    if not needle:
-        return true()
-    matches: list[ColumnElement[bool]] = [
-        _contains(col, needle, dialect)
-        for col in (r.c.description, m.c.full_name, k.c.name, k.c.district_name, k.c.province_name)
-    ]
-    digits = needle.lstrip("#")
-    if digits.isdigit() and len(digits) <= 12:
-        matches.append(r.c.number == int(digits))
-    return or_(*matches) if matches else false()
-
-
 async def views(
     engine: AsyncEngine, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int
 ) -> Page:
@@ -490,44 +422,8 @@ async def views(
         visible = and_(_latest_of_unit(actor.unit.id), found)
         listing = _unit_listing(actor.unit.id, visible, people=searching, by_created=True)
     async with engine.connect() as conn:
-        await _with_turkish_fold(conn)
+        await with_turkish_fold(conn)
         rows, total, page = await _page(
             conn, listing, query.sort, query.page, query.page_size, now, due_soon_days
         )
     return Page(rows, total, page, query.page_size)
-
-
-# --------------------------------------------------------------------------- preferences
-async def preferences(engine: AsyncEngine, user_id: str) -> Preferences:
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(select(staff_preferences).where(staff_preferences.c.user_id == user_id))
-        ).first()
-    if row is None:
-        return DEFAULT_PREFERENCES
-    return clean_preferences(json.loads(row.columns), row.sort, row.page_size)
-
-
-def clean_preferences(columns: list[str] | tuple[str, ...], sort: str, page_size: int) -> Preferences:
-    """Unknown values fall back to the defaults (a setting saved by an older version stays usable)."""
-    kept = tuple(dict.fromkeys(c for c in columns if c in COLUMNS))
-    return Preferences(
-        columns=kept,
-        sort=Sort(sort) if sort in Sort._value2member_map_ else DEFAULT_PREFERENCES.sort,
-        page_size=page_size if page_size in PAGE_SIZES else DEFAULT_PREFERENCES.page_size,
-    )
-
-
-async def save_preferences(engine: AsyncEngine, user_id: str, prefs: Preferences, now: datetime) -> None:
-    values = {
-        "columns": json.dumps(list(prefs.columns)),
-        "sort": prefs.sort.value,
-        "page_size": prefs.page_size,
-        "updated_at": now,
-    }
-    async with engine.begin() as conn:
-        updated = await conn.execute(
-            staff_preferences.update().where(staff_preferences.c.user_id == user_id).values(**values)
-        )
-        if not updated.rowcount:
-            await conn.execute(staff_preferences.insert().values(user_id=user_id, **values))

@@ -25,7 +25,7 @@ Index(
     sqlite_where=_UNREVIEWED,
 )
 
-# One row per staff user who changed a setting; absent row = defaults (see inbox.DEFAULT_PREFERENCES).
+# One row per staff user who changed a setting; absent row = defaults (see staff_preferences.DEFAULT_PREFERENCES).
 staff_preferences = Table(
     "staff_preferences",
     metadata,

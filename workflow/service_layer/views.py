@@ -6,10 +6,11 @@ in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workflow.adapters import orm
@@ -81,14 +82,32 @@ async def muhtar_profile(engine: AsyncEngine, muhtar_id: str) -> MuhtarProfile |
     )
 
 
-async def muhtar_request_counts(engine: AsyncEngine, muhtar_id: str) -> dict[RequestState, int]:
+def _counts_query(muhtar_id: str) -> Select[tuple[str, int]]:
     r = orm.requests
-    query = select(r.c.state, func.count()).where(r.c.muhtar_id == muhtar_id).group_by(r.c.state)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    return select(r.c.state, func.count()).where(r.c.muhtar_id == muhtar_id).group_by(r.c.state)
+
+
+def _counts(rows: Sequence[Row[tuple[str, int]]]) -> dict[RequestState, int]:
     counts = dict.fromkeys(RequestState, 0)
     counts.update({RequestState(state): int(n) for state, n in rows})
     return counts
+
+
+def _list_query(
+    muhtar_id: str, states: tuple[RequestState, ...] | None, limit: int, offset: int
+) -> Select[tuple[int, str, str, datetime, datetime, str]]:
+    r = orm.requests
+    query = select(r.c.number, r.c.kind, r.c.state, r.c.created_at, r.c.updated_at, r.c.description).where(
+        r.c.muhtar_id == muhtar_id
+    )
+    if states:
+        query = query.where(r.c.state.in_([s.value for s in states]))
+    return query.order_by(r.c.created_at.desc(), r.c.number.desc()).limit(limit).offset(offset)
+
+
+async def muhtar_request_counts(engine: AsyncEngine, muhtar_id: str) -> dict[RequestState, int]:
+    async with engine.connect() as conn:
+        return _counts((await conn.execute(_counts_query(muhtar_id))).all())
 
 
 async def muhtar_requests(
@@ -100,15 +119,27 @@ async def muhtar_requests(
     offset: int = 0,
 ) -> list[RequestSummary]:
     """A muhtar's requests, newest first (uses the muhtar + state + created_at index)."""
-    r = orm.requests
-    query = select(r.c.number, r.c.kind, r.c.state, r.c.created_at, r.c.updated_at, r.c.description).where(
-        r.c.muhtar_id == muhtar_id
-    )
-    if states:
-        query = query.where(r.c.state.in_([s.value for s in states]))
-    query = query.order_by(r.c.created_at.desc(), r.c.number.desc()).limit(limit).offset(offset)
     async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+        rows = (await conn.execute(_list_query(muhtar_id, states, limit, offset))).all()
+    return _summaries(rows)
+
+
+async def muhtar_request_page(
+    engine: AsyncEngine,
+    muhtar_id: str,
+    states: tuple[RequestState, ...] | None = None,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[dict[RequestState, int], list[RequestSummary]]:
+    """The TALEP SORGULAMA tab page: counts per state and one page of a tab, on one connection."""
+    async with engine.connect() as conn:
+        counts = _counts((await conn.execute(_counts_query(muhtar_id))).all())
+        rows = (await conn.execute(_list_query(muhtar_id, states, limit, offset))).all()
+    return counts, _summaries(rows)
+
+
+def _summaries(rows: Sequence[Row[tuple[int, str, str, datetime, datetime, str]]]) -> list[RequestSummary]:
     return [
         RequestSummary(
             number=row.number,
