@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -110,12 +109,8 @@ async def listing(request: web.Request, muhtar_id: str) -> web.Response:
     tab = next((t for t in TABS if t[0] == request.query.get("durum")), TABS[0])
     page = _page_number(request.query.get("sayfa", "1"))
     engine = request.app[ENGINE]
-    # Two independent reads on two pooled connections: in parallel, the page waits for one round trip.
-    counts, items = await asyncio.gather(
-        views.muhtar_request_counts(engine, muhtar_id),
-        views.muhtar_requests(
-            engine, muhtar_id, (tab[1],), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
-        ),
+    counts, items = await views.muhtar_request_page(
+        engine, muhtar_id, (tab[1],), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     return await render(
         request,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -82,12 +83,12 @@ async def muhtar_profile(engine: AsyncEngine, muhtar_id: str) -> MuhtarProfile |
     )
 
 
-def _counts_query(muhtar_id: str) -> Select[tuple[str, int]]:
+def _counts_query(muhtar_id: str) -> Select[Any]:
     r = orm.requests
     return select(r.c.state, func.count()).where(r.c.muhtar_id == muhtar_id).group_by(r.c.state)
 
 
-def _counts(rows: Sequence[Row[tuple[str, int]]]) -> dict[RequestState, int]:
+def _counts(rows: Sequence[Row[Any]]) -> dict[RequestState, int]:
     counts = dict.fromkeys(RequestState, 0)
     counts.update({RequestState(state): int(n) for state, n in rows})
     return counts
@@ -95,7 +96,7 @@ def _counts(rows: Sequence[Row[tuple[str, int]]]) -> dict[RequestState, int]:
 
 def _list_query(
     muhtar_id: str, states: tuple[RequestState, ...] | None, limit: int, offset: int
-) -> Select[tuple[int, str, str, datetime, datetime, str]]:
+) -> Select[Any]:
     r = orm.requests
     query = select(r.c.number, r.c.kind, r.c.state, r.c.created_at, r.c.updated_at, r.c.description).where(
         r.c.muhtar_id == muhtar_id
@@ -139,7 +140,7 @@ async def muhtar_request_page(
     return counts, _summaries(rows)
 
 
-def _summaries(rows: Sequence[Row[tuple[int, str, str, datetime, datetime, str]]]) -> list[RequestSummary]:
+def _summaries(rows: Sequence[Row[Any]]) -> list[RequestSummary]:
     return [
         RequestSummary(
             number=row.number,
