@@ -90,7 +90,7 @@ def _counts_query(muhtar_id: str) -> Select[Any]:
 
 def _counts(rows: Sequence[Row[Any]]) -> dict[RequestState, int]:
     counts = dict.fromkeys(RequestState, 0)
-    counts.update({RequestState(state): int(n) for state, n in rows})
+    counts.update({RequestState(row[0]): int(row[1]) for row in rows})
     return counts
 
 
