@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workflow.adapters import orm
@@ -88,7 +88,7 @@ def _counts_query(muhtar_id: str) -> Select[Any]:
     return select(r.c.state, func.count()).where(r.c.muhtar_id == muhtar_id).group_by(r.c.state)
 
 
-def _counts(rows: Sequence[Row[Any]]) -> dict[RequestState, int]:
+def _counts(rows: Sequence[Any]) -> dict[RequestState, int]:
     counts = dict.fromkeys(RequestState, 0)
     counts.update({RequestState(row[0]): int(row[1]) for row in rows})
     return counts
@@ -140,7 +140,7 @@ async def muhtar_request_page(
     return counts, _summaries(rows)
 
 
-def _summaries(rows: Sequence[Row[Any]]) -> list[RequestSummary]:
+def _summaries(rows: Sequence[Any]) -> list[RequestSummary]:
     return [
         RequestSummary(
             number=row.number,
