@@ -56,17 +56,30 @@ async def run_backend(backend: str, url: str, parsed: ParsedFile, count: int) ->
     try:
         await migrate(engine)
         report, seconds = await timed(load_registry(engine))
-        results.append((backend, "registry load, empty database", seconds,
-                        f"{report.units.new} units + {report.muhtarliks.new} muhtarlıks"))
+        results.append(
+            (
+                backend,
+                "registry load, empty database",
+                seconds,
+                f"{report.units.new} units + {report.muhtarliks.new} muhtarlıks",
+            )
+        )
         report, seconds = await timed(load_registry(engine))
         results.append((backend, "registry load again (no changes)", seconds, f"{report.new} new"))
 
         imported, seconds = await timed(import_muhtars(engine, parsed, datetime.now(UTC)))
-        results.append((backend, f"muhtar import into empty table, {count:,} rows", seconds,
-                        f"{imported.new} new"))
+        results.append(
+            (backend, f"muhtar import into empty table, {count:,} rows", seconds, f"{imported.new} new")
+        )
         imported, seconds = await timed(import_muhtars(engine, parsed, datetime.now(UTC)))
-        results.append((backend, f"muhtar re-import (no changes), {count:,} rows", seconds,
-                        f"{imported.unchanged} unchanged"))
+        results.append(
+            (
+                backend,
+                f"muhtar re-import (no changes), {count:,} rows",
+                seconds,
+                f"{imported.unchanged} unchanged",
+            )
+        )
     finally:
         await engine.dispose()
     return results
@@ -106,7 +119,9 @@ def machine() -> str:
         mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         mem_kb = 0
-    return f"{model}, {os.cpu_count()} cores, {mem_kb // 1024 // 1024} GB RAM, {platform.platform(terse=True)}"
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem_kb // 1024 // 1024} GB RAM, {platform.platform(terse=True)}"
+    )
 
 
 async def main_async(args: argparse.Namespace) -> list[Result]:
@@ -116,9 +131,17 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="muhtar-bench-") as tmp:
         csv_path = Path(tmp) / "muhtars.csv"
         csv_path.write_text(muhtars_csv(people, delimiter=";"), encoding="utf-8")
-        parsed, seconds = await timed(asyncio.to_thread(lambda: parse_muhtar_csv(decode(csv_path.read_bytes()))))
-        results.append(("none (pure Python)", f"muhtar CSV read + checks, {args.muhtars:,} rows", seconds,
-                        f"{len(parsed.rows)} good, {len(parsed.errors)} bad"))
+        parsed, seconds = await timed(
+            asyncio.to_thread(lambda: parse_muhtar_csv(decode(csv_path.read_bytes())))
+        )
+        results.append(
+            (
+                "none (pure Python)",
+                f"muhtar CSV read + checks, {args.muhtars:,} rows",
+                seconds,
+                f"{len(parsed.rows)} good, {len(parsed.errors)} bad",
+            )
+        )
         backends: list[tuple[str, Callable[[], Awaitable[list[Result]]]]] = []
         if args.only in (None, "sqlite"):
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
@@ -151,8 +174,10 @@ def main() -> int:
     print(f"machine: {where}", file=sys.stderr)
     for backend, what, seconds, detail in results:
         if args.markdown:
-            print(f"| {datetime.now(UTC):%Y-%m-%d} | {where} | {backend} | `.venv/bin/python bench/registry.py` "
-                  f"| {what} | {seconds:.2f} s | {detail} |")
+            print(
+                f"| {datetime.now(UTC):%Y-%m-%d} | {where} | {backend} | `.venv/bin/python bench/registry.py` "
+                f"| {what} | {seconds:.2f} s | {detail} |"
+            )
         else:
             print(f"{backend:<18} {what:<45} {seconds:8.2f} s   {detail}")
     return 0

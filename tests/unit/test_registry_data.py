@@ -65,9 +65,24 @@ def test_belediye_total_matches_the_2024_figure(units: list[UnitRecord]) -> None
 def test_directorate_set(source: RegistrySource) -> None:
     keys = [d.key for d in source.directorates]
     assert len(keys) == DIRECTORATE_COUNT
-    for key in ("saglik", "milli_egitim", "tarim_orman", "aile_sosyal_hizmetler", "cevre_sehircilik",
-                "genclik_spor", "kultur_turizm", "ticaret", "sanayi_teknoloji", "nufus_vatandaslik",
-                "goc_idaresi", "emniyet", "jandarma", "muftuluk", "afad", "karayollari"):
+    for key in (
+        "saglik",
+        "milli_egitim",
+        "tarim_orman",
+        "aile_sosyal_hizmetler",
+        "cevre_sehircilik",
+        "genclik_spor",
+        "kultur_turizm",
+        "ticaret",
+        "sanayi_teknoloji",
+        "nufus_vatandaslik",
+        "goc_idaresi",
+        "emniyet",
+        "jandarma",
+        "muftuluk",
+        "afad",
+        "karayollari",
+    ):
         assert key in keys
 
 
@@ -209,8 +224,11 @@ BROKEN_FILES = [
     ("unknown kind", MUHTARLIKS_FILE, gzip.compress(MUHTARLIK_HEADER + b"site,1,1,1104,A\n")),
     ("unknown district", MUHTARLIKS_FILE, gzip.compress(MUHTARLIK_HEADER + b"koy,1,1,9,A\n")),
     ("bad toml", "il_mudurlukleri.toml", b"[[directorate]\n"),
-    ("duplicate key", "il_mudurlukleri.toml",
-     b'[[directorate]]\nkey="a"\nname="{il} A"\n[[directorate]]\nkey="a"\nname="{il} B"\n'),
+    (
+        "duplicate key",
+        "il_mudurlukleri.toml",
+        b'[[directorate]]\nkey="a"\nname="{il} A"\n[[directorate]]\nkey="a"\nname="{il} B"\n',
+    ),
     ("pattern without {il}", "il_mudurlukleri.toml", b'[[directorate]]\nkey="a"\nname="A"\n'),
 ]
 
