@@ -66,7 +66,7 @@ async def build_report_world(engine: AsyncEngine) -> ReportWorld:
     async with engine.begin() as conn:
         izmir = await conn.execute(
             insert(orm.muhtarliks).values(
-                code="M-2", kind="mahalle", name="Alsancak", province_id=35, district_id=1203,
+                code="M-2", kind="mahalle", name="Alsancak", province_id=35, district_id=1819,
                 province_name="İzmir", district_name="Konak",
             )
         )

@@ -13,10 +13,11 @@ from typing import Any, Final
 from sqlalchemy import Float, and_, case, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflow.adapters.orm import assignments, requests, units
+from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
 from workflow.reports.durations import unit_work_per_unit
-from workflow.reports.filters import Filters, request_clause
+from workflow.reports.filters import Filters, fact_clause
+from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
 
@@ -42,12 +43,13 @@ def age_clause(key: str, now: datetime) -> Any:
 
 
 def _base(scope: Scope, f: Filters) -> Any:
+    """Assignments of the scope's units (which puts their requests in scope) on filtered requests."""
     own = a.unit_id == f.unit_id if f.unit_id else true()
-    return and_(scope.request_clause(), request_clause(f), scope.unit_clause(a.unit_id), own)
+    return and_(fact_clause(f), scope.unit_clause(a.unit_id), own)
 
 
 def _from() -> Any:
-    return assignments.join(requests, requests.c.id == a.request_id).join(units, units.c.id == a.unit_id)
+    return assignments.join(rr, rr.c.request_id == a.request_id).join(units, units.c.id == a.unit_id)
 
 
 def _n(condition: Any) -> Any:

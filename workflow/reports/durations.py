@@ -4,21 +4,23 @@
 - unit work: an assignment's arrival → its completion (İŞLEMİ TAMAMLA), per unit and per unit's province;
 - closing: the last unit completion → MİGM's conclusion, per province;
 - whole: filing → conclusion, per province.
-Request-level steps are grouped by the province of the muhtarlık the request came from.
+Request-level steps are grouped by the province of the muhtarlık the request came from and read the
+trigger-kept ``report_requests`` row (first routing and last completion are kept there).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Subquery
 
-from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests, units
+from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import AssignmentState
-from workflow.reports.filters import Filters, request_clause
+from workflow.reports.filters import Filters, fact_clause
 from workflow.reports.places import province_label
+from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.sqlparts import percentiles, seconds_between
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -31,14 +33,7 @@ STATS: Final = (
 PROVINCE: Final = Col("province", "İl")
 UNIT: Final = Col("unit", "Birim")
 
-a, r, m = assignments.c, requests.c, muhtarliks.c
-REQUEST_PLACE: Final = requests.join(muhtars, muhtars.c.id == r.muhtar_id).join(
-    muhtarliks, m.id == muhtars.c.muhtarlik_id
-)
-
-
-def _request_scope(scope: Scope, f: Filters) -> Any:
-    return and_(scope.request_clause(), request_clause(f))
+a = assignments.c
 
 
 def _unit_scope(scope: Scope, f: Filters) -> Any:
@@ -56,20 +51,17 @@ async def _per_province(conn: AsyncConnection, source: Subquery, name: str, titl
     return ReportTable(name, title, (PROVINCE, *STATS), rows)
 
 
+def _request_step(conn: AsyncConnection, scope: Scope, f: Filters, start: Any, end: Any) -> Subquery:
+    d = seconds_between(conn.dialect.name, start, end)
+    return (
+        select(rr.c.province_id, d.label("d"))
+        .where(start.is_not(None), end.is_not(None), scope.request_clause(rr.c.request_id), fact_clause(f))
+        .subquery("step")
+    )
+
+
 async def triage(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    first = (
-        select(a.request_id, func.min(a.assigned_at).label("first_at"))
-        .where(a.parent_id.is_(None))
-        .group_by(a.request_id)
-        .subquery("first_routing")
-    )
-    d = seconds_between(conn.dialect.name, r.created_at, first.c.first_at)
-    source = (
-        select(m.province_id, d.label("d"))
-        .select_from(REQUEST_PLACE.join(first, first.c.request_id == r.id))
-        .where(_request_scope(scope, f))
-        .subquery("triage")
-    )
+    source = _request_step(conn, scope, f, rr.c.created_at, rr.c.first_routed_at)
     return await _per_province(conn, source, "sure-yonlendirme", "Başvurudan ilk yönlendirmeye (MİGM)")
 
 
@@ -77,8 +69,8 @@ def _unit_work(conn: AsyncConnection, scope: Scope, f: Filters) -> Subquery:
     d = seconds_between(conn.dialect.name, a.assigned_at, a.completed_at)
     return (
         select(a.unit_id, units.c.province_id, d.label("d"))
-        .select_from(assignments.join(requests, r.id == a.request_id).join(units, units.c.id == a.unit_id))
-        .where(a.state == AssignmentState.COMPLETED.value, _request_scope(scope, f), _unit_scope(scope, f))
+        .select_from(assignments.join(rr, rr.c.request_id == a.request_id).join(units, units.c.id == a.unit_id))
+        .where(a.state == AssignmentState.COMPLETED.value, fact_clause(f), _unit_scope(scope, f))
         .subquery("unit_work")
     )
 
@@ -107,30 +99,12 @@ async def unit_work_per_province(conn: AsyncConnection, scope: Scope, f: Filters
 
 
 async def closing(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    last = (
-        select(a.request_id, func.max(a.completed_at).label("last_at"))
-        .where(a.state == AssignmentState.COMPLETED.value)
-        .group_by(a.request_id)
-        .subquery("last_completion")
-    )
-    d = seconds_between(conn.dialect.name, last.c.last_at, r.concluded_at)
-    source = (
-        select(m.province_id, d.label("d"))
-        .select_from(REQUEST_PLACE.join(last, last.c.request_id == r.id))
-        .where(r.concluded_at.is_not(None), _request_scope(scope, f))
-        .subquery("closing")
-    )
+    source = _request_step(conn, scope, f, rr.c.last_completed_at, rr.c.concluded_at)
     return await _per_province(conn, source, "sure-sonuclandirma", "Son tamamlamadan sonuçlandırmaya (MİGM)")
 
 
 async def whole(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    d = seconds_between(conn.dialect.name, r.created_at, r.concluded_at)
-    source = (
-        select(m.province_id, d.label("d"))
-        .select_from(REQUEST_PLACE)
-        .where(r.concluded_at.is_not(None), _request_scope(scope, f))
-        .subquery("whole")
-    )
+    source = _request_step(conn, scope, f, rr.c.created_at, rr.c.concluded_at)
     return await _per_province(conn, source, "sure-toplam", "Başvurudan sonuçlanmaya")
 
 

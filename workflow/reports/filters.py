@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, exists, select, true
 
 from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests
 from workflow.domain.vocabulary import Channel, RequestKind, RequestState
+from workflow.reports.schema import report_requests as rr
 
 ISTANBUL: Final = ZoneInfo("Europe/Istanbul")
 #: A date range longer than this is refused (a typo like 0202 would otherwise scan centuries).
@@ -129,6 +130,26 @@ def parse_filters(query: Mapping[str, str]) -> Filters:
 def local_day_start(day: date) -> datetime:
     """The UTC instant a calendar day starts in Istanbul."""
     return datetime.combine(day, time(0), ISTANBUL).astimezone(UTC)
+
+
+def fact_clause(f: Filters) -> ColumnElement[bool]:
+    """The filters on ``report_requests`` (province and district are its own columns there)."""
+    parts: list[ColumnElement[bool]] = []
+    if f.start:
+        parts.append(rr.c.created_at >= local_day_start(f.start))
+    if f.end:
+        parts.append(rr.c.created_at < local_day_start(f.end + timedelta(days=1)))
+    for value, column in ((f.kind, rr.c.kind), (f.state, rr.c.state), (f.channel, rr.c.channel)):
+        if value:
+            parts.append(column == value.value)
+    if f.province_id:
+        parts.append(rr.c.province_id == f.province_id)
+    if f.district_id:
+        parts.append(rr.c.district_id == f.district_id)
+    if f.unit_id:
+        held = assignments.alias("filter_assignment")
+        parts.append(exists().where(held.c.request_id == rr.c.request_id, held.c.unit_id == f.unit_id))
+    return and_(true(), *parts)
 
 
 def request_clause(f: Filters) -> ColumnElement[bool]:

@@ -16,3 +16,14 @@ def province_label(province_id: int | None) -> str:
     if province_id is None:
         return "Merkez (MİGM)"
     return province_names().get(int(province_id), f"İl {province_id}")
+
+
+@lru_cache(maxsize=1)
+def district_names() -> dict[int, str]:
+    return {d.id: d.name for d in read_source().districts}
+
+
+def district_label(district_id: int | None) -> str:
+    if district_id is None:
+        return ""
+    return district_names().get(int(district_id), f"İlçe {district_id}")

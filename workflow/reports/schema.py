@@ -1,15 +1,35 @@
-"""Indexes the report queries lean on, declared on the shared tables (created by migration 0008_reports).
+"""Report tables and indexes on the shared metadata (created by migration 0008_reports).
 
-- requests by filing time: every report filters on a date range of ``created_at``;
-- open assignments by due date: overdue counts and the honest on-time rate;
-- completed assignments per unit with their times: the per-unit duration percentiles read only the index.
+``report_requests`` holds one narrow row per request with what the request-level reports read — filing
+time, kind, channel, muhtar-facing state, the muhtarlık's province and district at filing, the first
+routing, the last unit completion and the conclusion — so those reports scan one small table instead of
+joining requests, muhtars, muhtarlıks and grouping millions of assignments. Database triggers (defined in
+the migration, for PostgreSQL and SQLite) keep it in step with every insert and update of ``requests`` and
+``assignments``, whichever code path writes them; no application code has to remember it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from sqlalchemy import Column, ForeignKey, Index, Integer, SmallInteger, String, Table
 
-from workflow.adapters.orm import assignments, requests
+from workflow.adapters.orm import assignments, metadata, requests, utc_datetime
+
+report_requests = Table(
+    "report_requests",
+    metadata,
+    Column("request_id", String(32), ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", utc_datetime(), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("province_id", SmallInteger, nullable=True),
+    Column("district_id", Integer, nullable=True),
+    Column("first_routed_at", utc_datetime(), nullable=True),
+    Column("last_completed_at", utc_datetime(), nullable=True),
+    Column("concluded_at", utc_datetime(), nullable=True),
+    Index("ix_report_requests_created", "created_at"),
+    Index("ix_report_requests_province_created", "province_id", "created_at"),
+)
 
 REPORT_INDEXES = (
     Index("ix_requests_created_at", requests.c.created_at),

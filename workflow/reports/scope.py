@@ -54,13 +54,14 @@ class Scope:
             return true()
         return unit_column.in_(self.unit_ids().scalar_subquery())
 
-    def request_clause(self) -> ColumnElement[bool]:
+    def request_clause(self, request_id: ColumnElement[str] | None = None) -> ColumnElement[bool]:
         """True for a request this scope may count: one routed to the scope's units."""
         if self.unit_id is None:
             return true()
         # An alias, so the subquery stays its own when the outer query reads assignments too.
         held = assignments.alias("scope_assignment")
-        return exists().where(held.c.request_id == requests.c.id, self.unit_clause(held.c.unit_id))
+        target = requests.c.id if request_id is None else request_id
+        return exists().where(held.c.request_id == target, self.unit_clause(held.c.unit_id))
 
 
 async def load_scope(engine: AsyncEngine, user_id: str) -> Scope:

@@ -1,16 +1,22 @@
-"""Request volumes by kind, state, channel, province, district, unit and period — counted in SQL."""
+"""Request volumes by kind, state, channel, province, district, unit and period — counted in SQL.
+
+Request-level counts read ``report_requests`` (one narrow row per request, kept by triggers); the unit
+count reads assignments joined to it.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests, units
+from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import KIND_LABELS, STATE_LABELS, Channel
-from workflow.reports.filters import PERIOD_LABELS, Filters, Period, request_clause
+from workflow.reports.filters import PERIOD_LABELS, Filters, Period, fact_clause
+from workflow.reports.places import district_label, province_label
+from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.sqlparts import period_start
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -20,19 +26,19 @@ COUNT: Final = Col("count", "Talep sayısı", ColKind.COUNT)
 
 
 def _where(scope: Scope, f: Filters) -> Any:
-    return and_(scope.request_clause(), request_clause(f))
+    return and_(scope.request_clause(rr.c.request_id), fact_clause(f))
 
 
-async def _rows(conn: AsyncConnection, query: Select[Any] | Any) -> list[Any]:
+async def _rows(conn: AsyncConnection, query: Any) -> list[Any]:
     return list((await conn.execute(query)).all())
 
 
 async def by_column(conn: AsyncConnection, scope: Scope, f: Filters, dimension: str) -> ReportTable:
     """Kind, state or channel: one row per value the data holds."""
     spec: dict[str, tuple[Any, str, str, dict[Any, str]]] = {
-        "kind": (requests.c.kind, "tur", "Başvuru türü", {k.value: v for k, v in KIND_LABELS.items()}),
-        "state": (requests.c.state, "durum", "Durum", {k.value: v for k, v in STATE_LABELS.items()}),
-        "channel": (requests.c.channel, "kanal", "Kanal", {k.value: v for k, v in CHANNEL_LABELS.items()}),
+        "kind": (rr.c.kind, "tur", "Başvuru türü", {k.value: v for k, v in KIND_LABELS.items()}),
+        "state": (rr.c.state, "durum", "Durum", {k.value: v for k, v in STATE_LABELS.items()}),
+        "channel": (rr.c.channel, "kanal", "Kanal", {k.value: v for k, v in CHANNEL_LABELS.items()}),
     }
     column, param, header, labels = spec[dimension]
     query = select(column, func.count()).where(_where(scope, f)).group_by(column).order_by(column)
@@ -46,12 +52,9 @@ async def by_column(conn: AsyncConnection, scope: Scope, f: Filters, dimension: 
 
 async def by_place(conn: AsyncConnection, scope: Scope, f: Filters, district: bool) -> ReportTable:
     """Per province (ranked, most first) or per district, by the muhtarlık the request came from."""
-    m = muhtarliks.c
-    keys = [m.province_id, m.province_name] + ([m.district_id, m.district_name] if district else [])
+    keys = [rr.c.province_id] + ([rr.c.district_id] if district else [])
     query = (
         select(*keys, func.count().label("n"))
-        .select_from(requests.join(muhtars, muhtars.c.id == requests.c.muhtar_id).join(
-            muhtarliks, muhtarliks.c.id == muhtars.c.muhtarlik_id))
         .where(_where(scope, f))
         .group_by(*keys)
         .order_by(func.count().desc(), *keys)
@@ -59,10 +62,10 @@ async def by_place(conn: AsyncConnection, scope: Scope, f: Filters, district: bo
     rows = []
     for row in await _rows(conn, query):
         link = {"il": str(row.province_id)}
-        values: dict[str, Any] = {"province": row.province_name, "count": row.n}
+        values: dict[str, Any] = {"province": province_label(row.province_id), "count": row.n}
         if district:
             link["ilce"] = str(row.district_id)
-            values["district"] = row.district_name
+            values["district"] = district_label(row.district_id)
         rows.append(Row(values, link))
     cols = (Col("province", "İl"),) + ((Col("district", "İlçe"),) if district else ()) + (COUNT,)
     name, title = ("hacim-ilce", "İlçeye göre") if district else ("hacim-il", "İle göre")
@@ -72,13 +75,19 @@ async def by_place(conn: AsyncConnection, scope: Scope, f: Filters, district: bo
 async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     """Requests routed or forwarded to each unit (a request routed to two units counts for both)."""
     a = assignments.c
+    pairs = (
+        select(a.unit_id, a.request_id)
+        .select_from(assignments.join(rr, rr.c.request_id == a.request_id))
+        .where(fact_clause(f), scope.unit_clause(a.unit_id))
+        .distinct()
+        .subquery("pairs")
+    )
+    n = func.count().label("n")
     query = (
-        select(units.c.id, units.c.name, func.count(func.distinct(a.request_id)).label("n"))
-        .select_from(assignments.join(requests, requests.c.id == a.request_id).join(
-            units, units.c.id == a.unit_id))
-        .where(_where(scope, f), scope.unit_clause(a.unit_id))
+        select(units.c.id, units.c.name, n)
+        .select_from(pairs.join(units, units.c.id == pairs.c.unit_id))
         .group_by(units.c.id, units.c.name)
-        .order_by(func.count(func.distinct(a.request_id)).desc(), units.c.name)
+        .order_by(n.desc(), units.c.name)
     )
     rows = [Row({"unit": name, "count": n}, {"birim": str(uid)}) for uid, name, n in await _rows(conn, query)]
     return ReportTable("hacim-birim", "Birime göre", (Col("unit", "Birim"), COUNT), rows)
@@ -86,7 +95,7 @@ async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTabl
 
 async def by_period(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     """Filed requests per day, week or month (Istanbul calendar), oldest first: the trend line's data."""
-    bucket = period_start(conn.dialect.name, requests.c.created_at, f.period).label("bucket")
+    bucket = period_start(conn.dialect.name, rr.c.created_at, f.period).label("bucket")
     query = select(bucket, func.count()).where(_where(scope, f)).group_by(bucket).order_by(bucket)
     rows = [Row({"period": b, "count": n}, period_link(f, str(b))) for b, n in await _rows(conn, query)]
     title = f"Döneme göre ({PERIOD_LABELS[f.period].lower()})"
@@ -119,4 +128,3 @@ async def all_volumes(conn: AsyncConnection, scope: Scope, f: Filters) -> list[R
         await by_unit(conn, scope, f),
         await by_period(conn, scope, f),
     ]
-
