@@ -33,14 +33,14 @@ def link_of(html: str, text_after: str) -> str:
 @pytest.mark.parametrize("section", ["hacim", "sureler", "darbogazlar"])
 async def test_every_section_renders_for_migm(browsers, rw: ReportWorld, section: str):
     b = await signed_in(browsers, "migm")
-    response = await b.get(f"/personel/raporlar/{section}")
+    response = await b.get(f"/personel/raporlar/{section}?bas=&bit=")
     assert response.status == 200
     assert "<svg" in b.last_html and "<table" in b.last_html and "Raporlar" in b.last_html
 
 
 async def test_volume_page_numbers_and_drill_down(browsers, rw: ReportWorld):
     b = await signed_in(browsers, "migm")
-    await b.get("/personel/raporlar/hacim")
+    await b.get("/personel/raporlar/hacim?bas=&bit=")
     html = b.last_html
     assert "İle göre" in html and "Başvuru türüne göre" in html and "Talep sayısı" in html
     href = link_of(html, "İzmir")
@@ -62,7 +62,7 @@ async def test_drill_down_of_an_age_bucket(browsers, rw: ReportWorld):
 
 async def test_valilik_sees_its_own_only(browsers, rw: ReportWorld):
     b = await signed_in(browsers, "ankara")
-    await b.get("/personel/raporlar/hacim")
+    await b.get("/personel/raporlar/hacim?bas=&bit=")
     assert "Ankara Valiliği" in b.last_html and "İzmir Valiliği" not in b.last_html
     # Asking for another province's requests in the list gives nothing, not İzmir's requests.
     await b.get("/personel/raporlar/talepler?il=35")
@@ -88,7 +88,7 @@ async def test_bad_filters_explained_in_turkish(browsers, rw: ReportWorld):
 
 async def test_table_csv_export(browsers, rw: ReportWorld):
     b = await signed_in(browsers, "migm")
-    response = await b.session.get(b.url("/personel/raporlar/hacim/hacim-tur.csv"))
+    response = await b.session.get(b.url("/personel/raporlar/hacim/hacim-tur.csv?bas=&bit="))
     assert response.status == 200 and response.content_type == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     text = (await response.read()).decode("utf-8-sig")
@@ -99,7 +99,7 @@ async def test_table_csv_export(browsers, rw: ReportWorld):
 
 async def test_duration_xlsx_export(browsers, rw: ReportWorld):
     b = await signed_in(browsers, "migm")
-    response = await b.session.get(b.url("/personel/raporlar/sureler/sure-toplam.xlsx"))
+    response = await b.session.get(b.url("/personel/raporlar/sureler/sure-toplam.xlsx?bas=&bit="))
     assert response.status == 200
     book = openpyxl.load_workbook(io.BytesIO(await response.read()))
     rows = list(book.active.iter_rows(values_only=True))
@@ -125,3 +125,16 @@ async def test_list_exports_csv_and_xlsx(browsers, rw: ReportWorld):
     assert sheet[0][0] == "Talep No" and len(sheet) == 3
     assert sheet[1][:5] == (1007, datetime(2026, 5, 1, 12, 0), "İstek", "Yönlendirilen", "Web")
     assert sheet[2][1] == datetime(2026, 6, 2, 0, 30) and sheet[2][7] == datetime(2026, 6, 8, 0, 30)
+
+
+async def test_without_dates_the_page_shows_the_last_90_days(browsers, rw: ReportWorld):
+    b = await signed_in(browsers, "migm")
+    await b.get("/personel/raporlar/hacim")
+    # The world's requests were filed in May and June 2026; the test clock runs at today's date.
+    start = re.search(r'id="bas" name="bas" value="([0-9-]+)"', b.last_html)
+    end = re.search(r'id="bit" name="bit" value="([0-9-]+)"', b.last_html)
+    assert start and end
+    span = datetime.fromisoformat(end.group(1)) - datetime.fromisoformat(start.group(1))
+    assert span.days == 89
+    assert start.group(1) > "2026-06-29"  # so none of the world's requests falls inside
+    assert "Seçilen süzgeçlere uyan kayıt yok." in b.last_html

@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webui.keys import CLOCK, ENGINE
-from webui.reports.views import me_and_scope
+from webui.reports.views import me_and_scope, page_filters
 from webui.staff.guard import staff_only
 from workflow.reports import listing
 from workflow.reports.export import CSV_TYPE, XLSX_TYPE, XlsxWriter, csv_header, csv_rows, file_chunks
@@ -83,7 +83,7 @@ async def send(
 async def table_export(request: web.Request, user_id: str) -> web.StreamResponse:
     _, scope = await me_and_scope(request, user_id)
     section = Section(request.match_info["section"])
-    f = parse_filters(request.query)
+    f = page_filters(request)
     tables = await section_tables(request.app[ENGINE], scope, f, request.app[CLOCK](), section)
     table = next((t for t in tables if t.name == request.match_info["table"]), None)
     if table is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -14,12 +15,13 @@ from webui.staff.guard import staff_only
 from webui.staff.inbox_views import viewer
 from webui.staff.presenters import staff_page
 from workflow.reports import listing
-from workflow.reports.filters import parse_filters
+from workflow.reports.filters import ISTANBUL, Filters, parse_filters
 from workflow.reports.queries import SECTION_TITLES, Section, section_tables
 from workflow.reports.scope import Scope
 from workflow.reports.tables import ColKind, ReportTable, cell_text
 
 BAR_LIMIT: Final = 25
+DEFAULT_DAYS: Final = 90
 #: table name → (chart kind, value column, chart title)
 CHARTS: Final = {
     "hacim-il": ("bar", "count", "İllere göre talep sayısı (çoktan aza)"),
@@ -49,6 +51,16 @@ def chart_for(table: ReportTable) -> Any:
     return bar_chart(title, ranked)
 
 
+def page_filters(request: web.Request) -> Filters:
+    """The query's filters; with no date given at all, the last 90 days (a cleared form field still
+    means "every date", as the parameter is then present and empty)."""
+    f = parse_filters(request.query)
+    if "bas" in request.query or "bit" in request.query:
+        return f
+    today = request.app[CLOCK]().astimezone(ISTANBUL).date()
+    return f.with_(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
+
+
 async def me_and_scope(request: web.Request, user_id: str) -> tuple[Any, Scope]:
     me = await viewer(request, user_id)  # an administrator outside MİGM is sent to the admin pages
     return me, Scope.for_actor(me)
@@ -62,7 +74,7 @@ async def index(request: web.Request) -> web.Response:
 async def section_page(request: web.Request, user_id: str) -> web.Response:
     me, scope = await me_and_scope(request, user_id)
     section = Section(request.match_info["section"])
-    f = parse_filters(request.query)
+    f = page_filters(request)
     engine = request.app[ENGINE]
     tables = await section_tables(engine, scope, f, request.app[CLOCK](), section)
     context = {

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Float, and_, case, cast, func, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
-from workflow.reports.durations import unit_work_per_unit
 from workflow.reports.filters import Filters, fact_clause
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
@@ -45,26 +44,42 @@ def age_clause(key: str, now: datetime) -> Any:
 def _base(scope: Scope, f: Filters) -> Any:
     """Assignments of the scope's units (which puts their requests in scope) on filtered requests."""
     own = a.unit_id == f.unit_id if f.unit_id else true()
-    return and_(fact_clause(f), scope.unit_clause(a.unit_id), own)
+    return and_(fact_clause(f) if f.narrows_requests else true(), scope.unit_clause(a.unit_id), own)
 
 
-def _from() -> Any:
-    return assignments.join(rr, rr.c.request_id == a.request_id).join(units, units.c.id == a.unit_id)
+def _from(f: Filters) -> Any:
+    """Assignments with their unit; the request summary joins only when a filter needs it (it costs)."""
+    base = assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments
+    return base.join(units, units.c.id == a.unit_id)
 
 
 def _n(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-async def open_by_age(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> ReportTable:
-    cols = [_n(age_clause(key, now)).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
+async def per_unit_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[Any]:
+    """Every per-unit count the bottleneck tables need, in one pass over the assignments."""
+    is_open = a.state.in_(OPEN)
+    done = a.state == AssignmentState.COMPLETED.value
+    ages = [_n(and_(is_open, age_clause(key, now))).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
     query = (
-        select(units.c.id, units.c.name, *cols, _n(a.due_at < now).label("overdue"), func.count().label("total"))
-        .select_from(_from())
-        .where(a.state.in_(OPEN), _base(scope, f))
+        select(
+            units.c.id, units.c.name, *ages,
+            _n(and_(is_open, a.due_at < now)).label("overdue"),
+            _n(is_open).label("open"),
+            func.count().label("total"),
+            _n(a.state == AssignmentState.HANDED_BACK.value).label("back"),
+            _n(and_(done, a.completed_at <= a.due_at)).label("on"),
+            _n(and_(done, a.completed_at > a.due_at)).label("late_done"),
+        )
+        .select_from(_from(f))
+        .where(_base(scope, f))
         .group_by(units.c.id, units.c.name)
-        .order_by(func.count().desc(), units.c.name)
     )
+    return list((await conn.execute(query)).all())
+
+
+def open_by_age(counts: list[Any]) -> ReportTable:
     columns = (
         UNIT,
         *(Col(f"b{i}", label, ColKind.COUNT, (("yas", key),)) for i, (key, label, *_) in enumerate(AGE_BUCKETS)),
@@ -72,23 +87,14 @@ async def open_by_age(conn: AsyncConnection, scope: Scope, f: Filters, now: date
         Col("total", "Açık görev", ColKind.COUNT, (("acik", "1"),)),
     )
     rows = []
-    for row in (await conn.execute(query)).all():
-        values = {"unit": row.name, "overdue": row.overdue, "total": row.total}
+    for row in sorted((r for r in counts if r.open), key=lambda r: (-r.open, r.name)):
+        values = {"unit": row.name, "overdue": row.overdue, "total": row.open}
         values.update({f"b{i}": getattr(row, f"b{i}") for i in range(len(AGE_BUCKETS))})
         rows.append(Row(values, {"birim": str(row.id)}))
     return ReportTable("darbogaz-yas", "Açık görevler: bekleme süresine göre", columns, rows)
 
 
-async def handbacks(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    back = _n(a.state == AssignmentState.HANDED_BACK.value)
-    rate = cast(back, Float) / func.count()
-    query = (
-        select(units.c.id, units.c.name, func.count().label("total"), back.label("back"), rate.label("rate"))
-        .select_from(_from())
-        .where(_base(scope, f))
-        .group_by(units.c.id, units.c.name)
-        .order_by(rate.desc(), units.c.name)
-    )
+def handbacks(counts: list[Any]) -> ReportTable:
     columns = (
         UNIT,
         Col("total", "Gelen görev", ColKind.COUNT),
@@ -96,30 +102,13 @@ async def handbacks(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTa
         Col("rate", "İade oranı", ColKind.PERCENT),
     )
     rows = [
-        Row({"unit": row.name, "total": row.total, "back": row.back, "rate": row.rate}, {"birim": str(row.id)})
-        for row in (await conn.execute(query)).all()
+        Row({"unit": r.name, "total": r.total, "back": r.back, "rate": r.back / r.total}, {"birim": str(r.id)})
+        for r in sorted(counts, key=lambda r: (-r.back / r.total, r.name))
     ]
     return ReportTable("darbogaz-iade", "Birimlerin iade oranı", columns, rows)
 
 
-async def on_time(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> ReportTable:
-    done = a.state == AssignmentState.COMPLETED.value
-    on = _n(and_(done, a.completed_at <= a.due_at))
-    late_done = _n(and_(done, a.completed_at > a.due_at))
-    late_open = _n(and_(a.state.in_(OPEN), a.due_at < now))
-    decided = on + late_done + late_open
-    rate = case((decided > 0, cast(on, Float) / decided), else_=None)
-    query = (
-        select(
-            units.c.id, units.c.name, on.label("on"), late_done.label("late_done"),
-            late_open.label("late_open"), rate.label("rate"),
-        )
-        .select_from(_from())
-        .where(_base(scope, f))
-        .group_by(units.c.id, units.c.name)
-        .having(decided > 0)
-        .order_by(rate, units.c.name)
-    )
+def on_time(counts: list[Any]) -> ReportTable:
     columns = (
         UNIT,
         Col("on", "Süresinde tamamlanan", ColKind.COUNT),
@@ -127,22 +116,25 @@ async def on_time(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime
         Col("late_open", "Süresi geçmiş, açık", ColKind.COUNT, (("geciken", "1"),)),
         Col("rate", "Zamanında tamamlama oranı", ColKind.PERCENT),
     )
-    rows = [
-        Row(
-            {"unit": row.name, "on": row.on, "late_done": row.late_done, "late_open": row.late_open,
-             "rate": row.rate},
-            {"birim": str(row.id)},
-        )
-        for row in (await conn.execute(query)).all()
-    ]
+    rows = []
+    for r in counts:
+        decided = r.on + r.late_done + r.overdue
+        if decided:
+            values = {"unit": r.name, "on": r.on, "late_done": r.late_done, "late_open": r.overdue,
+                      "rate": r.on / decided}
+            rows.append(Row(values, {"birim": str(r.id)}))
+    rows.sort(key=lambda row: (row.values["rate"], row.values["unit"]))
     note = "Süresi geçtiği hâlde açık olan görevler geç sayılır; süresi dolmamış açık görevler oranda yer almaz."
     return ReportTable("darbogaz-zamaninda", "Zamanında tamamlama oranı", columns, rows, note)
 
 
-async def all_bottlenecks(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
-    return [
-        await open_by_age(conn, scope, f, now),
-        await unit_work_per_unit(conn, scope, f, slowest=10),
-        await handbacks(conn, scope, f),
-        await on_time(conn, scope, f, now),
-    ]
+def slowest(per_unit: ReportTable, limit: int = 10) -> ReportTable:
+    """The units with the longest median completion, from the per-unit duration table."""
+    ranked = sorted(per_unit.rows, key=lambda r: (-r.values["median"], r.values["unit"]))[:limit]
+    return ReportTable(
+        "darbogaz-en-yavas", "Ortanca tamamlama süresi en uzun birimler", per_unit.columns, ranked
+    )
+
+
+def from_counts(counts: list[Any]) -> list[ReportTable]:
+    return [open_by_age(counts), handbacks(counts), on_time(counts)]

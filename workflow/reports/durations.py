@@ -69,27 +69,26 @@ def _unit_work(conn: AsyncConnection, scope: Scope, f: Filters) -> Subquery:
     d = seconds_between(conn.dialect.name, a.assigned_at, a.completed_at)
     return (
         select(a.unit_id, units.c.province_id, d.label("d"))
-        .select_from(assignments.join(rr, rr.c.request_id == a.request_id).join(units, units.c.id == a.unit_id))
-        .where(a.state == AssignmentState.COMPLETED.value, fact_clause(f), _unit_scope(scope, f))
+        .select_from(
+            (assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments)
+            .join(units, units.c.id == a.unit_id)
+        )
+        .where(
+            a.state == AssignmentState.COMPLETED.value,
+            fact_clause(f) if f.narrows_requests else true(),
+            _unit_scope(scope, f),
+        )
         .subquery("unit_work")
     )
 
 
-async def unit_work_per_unit(
-    conn: AsyncConnection, scope: Scope, f: Filters, *, slowest: int | None = None
-) -> ReportTable:
+async def unit_work_per_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     stats = percentiles(conn.dialect.name, _unit_work(conn, scope, f), ["unit_id"]).subquery("stats")
-    query = select(units.c.name, stats).join(units, units.c.id == stats.c.unit_id)
-    if slowest:
-        query = query.order_by(stats.c.median.desc(), units.c.name).limit(slowest)
-    else:
-        query = query.order_by(units.c.name)
+    query = select(units.c.name, stats).join(units, units.c.id == stats.c.unit_id).order_by(units.c.name)
     rows = [
         Row({"unit": row.name, "n": row.n, "median": row.median, "p90": row.p90}, {"birim": str(row.unit_id)})
         for row in (await conn.execute(query)).all()
     ]
-    if slowest:
-        return ReportTable("darbogaz-en-yavas", "Ortanca tamamlama süresi en uzun birimler", (UNIT, *STATS), rows)
     return ReportTable("sure-birim", "Birimde görevin tamamlanması (birime göre)", (UNIT, *STATS), rows)
 
 
@@ -107,12 +106,3 @@ async def whole(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     source = _request_step(conn, scope, f, rr.c.created_at, rr.c.concluded_at)
     return await _per_province(conn, source, "sure-toplam", "Başvurudan sonuçlanmaya")
 
-
-async def all_durations(conn: AsyncConnection, scope: Scope, f: Filters) -> list[ReportTable]:
-    return [
-        await triage(conn, scope, f),
-        await unit_work_per_unit(conn, scope, f),
-        await unit_work_per_province(conn, scope, f),
-        await closing(conn, scope, f),
-        await whole(conn, scope, f),
-    ]

@@ -64,6 +64,12 @@ class Filters:
         }
         return {k: v for k, v in raw.items() if v}
 
+    @property
+    def narrows_requests(self) -> bool:
+        """True when some filter leaves requests out (otherwise joins to the request summary can go)."""
+        return any((self.start, self.end, self.kind, self.state, self.channel, self.province_id,
+                    self.district_id, self.unit_id))
+
     def with_(self, **changes: object) -> Filters:
         return replace(self, **changes)  # type: ignore[arg-type]
 

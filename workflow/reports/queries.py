@@ -6,20 +6,19 @@ the section functions below take it and never widen it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from workflow.reports import bottlenecks, durations, volumes
 from workflow.reports import schema as _schema  # noqa: F401  (the report indexes join the metadata)
-from workflow.reports.bottlenecks import all_bottlenecks
-from workflow.reports.durations import all_durations
 from workflow.reports.filters import Filters
 from workflow.reports.scope import Scope
 from workflow.reports.tables import ReportTable
-from workflow.reports.volumes import all_volumes
 
 
 class Section(StrEnum):
@@ -34,30 +33,62 @@ SECTION_TITLES: Final = {
     Section.BOTTLENECKS: "Darboğazlar",
 }
 
-Builder = Callable[[AsyncConnection, Scope, Filters, datetime], Awaitable[list[ReportTable]]]
+Job = Callable[[AsyncConnection, Scope, Filters, datetime], Awaitable[list[ReportTable]]]
+#: PostgreSQL runs a page's queries on this many connections at once (they are independent reads).
+PARALLEL: Final = 3
 
 
-async def _volumes(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
-    return await all_volumes(conn, scope, f)
+def _v(fn: Callable[..., Awaitable[ReportTable]], *args: Any) -> Job:
+    async def job(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
+        return [await fn(conn, scope, f, *args)]
+
+    return job
 
 
-async def _durations(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
-    return await all_durations(conn, scope, f)
+async def _bottleneck_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
+    return bottlenecks.from_counts(await bottlenecks.per_unit_counts(conn, scope, f, now))
 
 
-BUILDERS: Final[dict[Section, Builder]] = {
-    Section.VOLUMES: _volumes,
-    Section.DURATIONS: _durations,
-    Section.BOTTLENECKS: all_bottlenecks,
+async def _slowest(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
+    return [bottlenecks.slowest(await durations.unit_work_per_unit(conn, scope, f))]
+
+
+JOBS: Final[dict[Section, tuple[Job, ...]]] = {
+    Section.VOLUMES: (
+        _v(volumes.by_column, "kind"), _v(volumes.by_column, "state"), _v(volumes.by_column, "channel"),
+        _v(volumes.by_place, False), _v(volumes.by_place, True), _v(volumes.by_unit), _v(volumes.by_period),
+    ),
+    Section.DURATIONS: (
+        _v(durations.triage), _v(durations.unit_work_per_unit), _v(durations.unit_work_per_province),
+        _v(durations.closing), _v(durations.whole),
+    ),
+    Section.BOTTLENECKS: (_bottleneck_counts, _slowest),
 }
+#: Where each bottleneck table stands on the page.
+ORDER: Final = ("darbogaz-yas", "darbogaz-en-yavas", "darbogaz-iade", "darbogaz-zamaninda")
 
 
 async def section_tables(
     engine: AsyncEngine, scope: Scope, f: Filters, now: datetime, section: Section
 ) -> list[ReportTable]:
-    """Every table of one report page, read in one read-only connection."""
-    async with engine.connect() as conn:
-        return await BUILDERS[section](conn, scope, f, now)
+    """Every table of one report page. PostgreSQL answers the queries side by side on a few pooled
+    connections; SQLite (one writer, BEGIN IMMEDIATE) reads them one after another on one connection."""
+    jobs = JOBS[section]
+    if engine.dialect.name == "postgresql":
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def run(job: Job) -> list[ReportTable]:
+            async with gate, engine.connect() as conn:
+                return await job(conn, scope, f, now)
+
+        results = await asyncio.gather(*(run(job) for job in jobs))
+    else:
+        async with engine.connect() as conn:
+            results = [await job(conn, scope, f, now) for job in jobs]
+    tables = [table for result in results for table in result]
+    if section is Section.BOTTLENECKS:
+        tables.sort(key=lambda t: ORDER.index(t.name))
+    return tables
 
 
 async def find_table(

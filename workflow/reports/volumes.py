@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
@@ -77,8 +77,8 @@ async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTabl
     a = assignments.c
     pairs = (
         select(a.unit_id, a.request_id)
-        .select_from(assignments.join(rr, rr.c.request_id == a.request_id))
-        .where(fact_clause(f), scope.unit_clause(a.unit_id))
+        .select_from(assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments)
+        .where(fact_clause(f) if f.narrows_requests else true(), scope.unit_clause(a.unit_id))
         .distinct()
         .subquery("pairs")
     )
@@ -117,14 +117,3 @@ def period_link(f: Filters, first_day: str) -> dict[str, str]:
         end = f.end
     return {"bas": start.isoformat(), "bit": end.isoformat()}
 
-
-async def all_volumes(conn: AsyncConnection, scope: Scope, f: Filters) -> list[ReportTable]:
-    return [
-        await by_column(conn, scope, f, "kind"),
-        await by_column(conn, scope, f, "state"),
-        await by_column(conn, scope, f, "channel"),
-        await by_place(conn, scope, f, district=False),
-        await by_place(conn, scope, f, district=True),
-        await by_unit(conn, scope, f),
-        await by_period(conn, scope, f),
-    ]

@@ -20,6 +20,7 @@ INDEXES = (
     ("ix_requests_created_at", "requests", ["created_at"]),
     ("ix_assignments_state_due", "assignments", ["state", "due_at"]),
     ("ix_assignments_state_unit_times", "assignments", ["state", "unit_id", "assigned_at", "completed_at"]),
+    ("ix_assignments_unit_request", "assignments", ["unit_id", "request_id"]),
 )
 
 FILL = """
