@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inbound.service import handle_mo
 from workflow.adapters.db import create_engine
 from workflow.bootstrap import Services, bootstrap
+from workflow.mail.service import start_mail_service
 from workflow.messaging.bus import Bus, Reject
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.factory import create_bus, start_with_retry
@@ -112,6 +113,12 @@ def _timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+Companion = Callable[[Settings, AsyncEngine, Bus], Awaitable[Stoppable]]
+
+# Other areas' parts of the `muhtar workflow` process (``muhtar run`` starts them itself).
+COMPANIONS: tuple[Companion, ...] = (start_mail_service,)
+
+
 class WorkflowService:
     def __init__(self, settings: Settings, engine: AsyncEngine, bus: Bus, services: Services) -> None:
         self.consumers = Consumers(settings, engine, services)
@@ -188,8 +195,11 @@ async def run(settings: Settings, _args: argparse.Namespace) -> int:
         if not await start_with_retry(bus, settings.bus.reconnect_s, stopping):
             return 0
         service = await start_workflow_service(settings, engine, bus)
+        companions = [await start(settings, engine, bus) for start in COMPANIONS]
         await stopping.wait()
         logger.info("workflow service: stopping, draining in-flight messages")
+        for companion in reversed(companions):
+            await companion.stop()  # as the mail service asks: before the bus
         await bus.stop()
         await service.stop()
     finally:
