@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
-from workflow.reports.filters import Filters, fact_clause
+from workflow.reports.filters import Filters, assigned_window, fact_clause
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -44,7 +44,8 @@ def age_clause(key: str, now: datetime) -> Any:
 def _base(scope: Scope, f: Filters) -> Any:
     """Assignments of the scope's units (which puts their requests in scope) on filtered requests."""
     own = a.unit_id == f.unit_id if f.unit_id else true()
-    return and_(fact_clause(f) if f.narrows_requests else true(), scope.unit_clause(a.unit_id), own)
+    narrowed = fact_clause(f) if f.narrows_requests else true()
+    return and_(narrowed, assigned_window(f), scope.unit_clause(a.unit_id), own)
 
 
 def _from(f: Filters) -> Any:

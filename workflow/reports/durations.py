@@ -18,7 +18,7 @@ from sqlalchemy.sql.expression import Subquery
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import AssignmentState
-from workflow.reports.filters import Filters, fact_clause
+from workflow.reports.filters import Filters, assigned_window, fact_clause
 from workflow.reports.places import province_label
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
@@ -76,6 +76,7 @@ def _unit_work(conn: AsyncConnection, scope: Scope, f: Filters) -> Subquery:
         .where(
             a.state == AssignmentState.COMPLETED.value,
             fact_clause(f) if f.narrows_requests else true(),
+            assigned_window(f),
             _unit_scope(scope, f),
         )
         .subquery("unit_work")

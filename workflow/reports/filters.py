@@ -158,6 +158,14 @@ def fact_clause(f: Filters) -> ColumnElement[bool]:
     return and_(true(), *parts)
 
 
+def assigned_window(f: Filters) -> ColumnElement[bool]:
+    """A necessary condition on assignments of requests filed in the range: a unit gets a request only
+    after it was filed. It lets the database narrow assignments by time before joining them to requests."""
+    if f.start is None:
+        return true()
+    return assignments.c.assigned_at >= local_day_start(f.start)
+
+
 def request_clause(f: Filters) -> ColumnElement[bool]:
     """The filters on ``requests`` (province/district through the muhtar's muhtarlık)."""
     parts: list[ColumnElement[bool]] = []

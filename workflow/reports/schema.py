@@ -19,6 +19,8 @@ report_requests = Table(
     metadata,
     Column("request_id", String(32), ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True),
     Column("created_at", utc_datetime(), nullable=False),
+    # The Istanbul calendar day of filing (YYYY-MM-DD): period reports group on it without time zone sums.
+    Column("local_day", String(10), nullable=False),
     Column("kind", String(20), nullable=False),
     Column("channel", String(10), nullable=False),
     Column("state", String(20), nullable=False),
@@ -45,4 +47,6 @@ REPORT_INDEXES = (
     ),
     # A unit's requests read from the index alone: report scopes and per-unit request counts.
     Index("ix_assignments_unit_request", assignments.c.unit_id, assignments.c.request_id),
+    # Assignments are made after filing: a date range's lower bound narrows them before any join.
+    Index("ix_assignments_assigned_at", assignments.c.assigned_at),
 )

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Float, Select, String, case, cast, func, select
+from sqlalchemy import ColumnElement, Date, Float, Select, String, case, cast, func, select
 from sqlalchemy.sql.expression import Subquery
 
 from workflow.reports.filters import Period
 
 PG_TRUNC: Final = {Period.DAY: "day", Period.WEEK: "week", Period.MONTH: "month"}
-# Turkey keeps UTC+3 all year since September 2016; SQLite has no zone database, PostgreSQL uses the real one.
-SQLITE_SHIFT: Final = "+3 hours"
 
 
 def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
@@ -25,16 +23,15 @@ def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def period_start(dialect: str, column: Any, period: Period) -> ColumnElement[str]:
-    """The first day (YYYY-MM-DD, Istanbul calendar) of the day/week (Monday)/month ``column`` falls in."""
-    if dialect == "postgresql":
-        local = func.timezone("Europe/Istanbul", column)
-        return func.to_char(func.date_trunc(PG_TRUNC[period], local), "YYYY-MM-DD")
+def period_of_day(dialect: str, day: Any, period: Period) -> ColumnElement[str]:
+    """The first day (YYYY-MM-DD) of the week (Monday) or month of a YYYY-MM-DD calendar day."""
     if period is Period.DAY:
-        return cast(func.date(column, SQLITE_SHIFT), String)
+        return cast(day, String)
+    if dialect == "postgresql":
+        return func.to_char(func.date_trunc(PG_TRUNC[period], cast(day, Date)), "YYYY-MM-DD")
     if period is Period.WEEK:
-        return cast(func.date(column, SQLITE_SHIFT, "weekday 0", "-6 days"), String)
-    return cast(func.strftime("%Y-%m-01", column, SQLITE_SHIFT), String)
+        return cast(func.date(day, "weekday 0", "-6 days"), String)
+    return cast(func.strftime("%Y-%m-01", day), String)
 
 
 def percentiles(dialect: str, source: Subquery, keys: list[str], value: str = "d") -> Select[Any]:

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import KIND_LABELS, STATE_LABELS, Channel
-from workflow.reports.filters import PERIOD_LABELS, Filters, Period, fact_clause
+from workflow.reports.filters import PERIOD_LABELS, Filters, Period, assigned_window, fact_clause
 from workflow.reports.places import district_label, province_label
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
-from workflow.reports.sqlparts import period_start
+from workflow.reports.sqlparts import period_of_day
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
 
 CHANNEL_LABELS: Final = {Channel.WEB: "Web", Channel.SMS: "SMS", Channel.USSD: "USSD"}
@@ -78,7 +78,7 @@ async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTabl
     pairs = (
         select(a.unit_id, a.request_id)
         .select_from(assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments)
-        .where(fact_clause(f) if f.narrows_requests else true(), scope.unit_clause(a.unit_id))
+        .where(fact_clause(f) if f.narrows_requests else true(), assigned_window(f), scope.unit_clause(a.unit_id))
         .distinct()
         .subquery("pairs")
     )
@@ -95,8 +95,15 @@ async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTabl
 
 async def by_period(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     """Filed requests per day, week or month (Istanbul calendar), oldest first: the trend line's data."""
-    bucket = period_start(conn.dialect.name, rr.c.created_at, f.period).label("bucket")
-    query = select(bucket, func.count()).where(_where(scope, f)).group_by(bucket).order_by(bucket)
+    # Count per Istanbul day first (a small result), then roll the days up into weeks or months.
+    days = (
+        select(rr.c.local_day.label("day"), func.count().label("n"))
+        .where(_where(scope, f))
+        .group_by(rr.c.local_day)
+        .subquery("days")
+    )
+    bucket = period_of_day(conn.dialect.name, days.c.day, f.period).label("bucket")
+    query = select(bucket, func.sum(days.c.n)).group_by(bucket).order_by(bucket)
     rows = [Row({"period": b, "count": n}, period_link(f, str(b))) for b, n in await _rows(conn, query)]
     title = f"Döneme göre ({PERIOD_LABELS[f.period].lower()})"
     return ReportTable("hacim-donem", title, (Col("period", "Dönem başı", ColKind.DATE), COUNT), rows)

@@ -21,12 +21,18 @@ INDEXES = (
     ("ix_assignments_state_due", "assignments", ["state", "due_at"]),
     ("ix_assignments_state_unit_times", "assignments", ["state", "unit_id", "assigned_at", "completed_at"]),
     ("ix_assignments_unit_request", "assignments", ["unit_id", "request_id"]),
+    ("ix_assignments_assigned_at", "assignments", ["assigned_at"]),
 )
+# The Istanbul calendar day of a filing time (Turkey keeps UTC+3 all year since 2016; SQLite has no zones).
+LOCAL_DAY = {
+    "postgresql": "to_char({col} AT TIME ZONE 'Europe/Istanbul', 'YYYY-MM-DD')",
+    "sqlite": "date({col}, '+3 hours')",
+}
 
 FILL = """
-INSERT INTO report_requests (request_id, created_at, kind, channel, state, province_id, district_id,
+INSERT INTO report_requests (request_id, created_at, local_day, kind, channel, state, province_id, district_id,
                              first_routed_at, last_completed_at, concluded_at)
-SELECT r.id, r.created_at, r.kind, r.channel, r.state, ml.province_id, ml.district_id,
+SELECT r.id, r.created_at, {day_r}, r.kind, r.channel, r.state, ml.province_id, ml.district_id,
        (SELECT min(a.assigned_at) FROM assignments a WHERE a.request_id = r.id AND a.parent_id IS NULL),
        (SELECT max(a.completed_at) FROM assignments a WHERE a.request_id = r.id AND a.state = 'completed'),
        r.concluded_at
@@ -35,14 +41,14 @@ FROM requests r JOIN muhtars m ON m.id = r.muhtar_id JOIN muhtarliks ml ON ml.id
 
 # The statements both databases' triggers run (NEW is the written row).
 ON_REQUEST_INSERT = """
-INSERT INTO report_requests (request_id, created_at, kind, channel, state, province_id, district_id,
+INSERT INTO report_requests (request_id, created_at, local_day, kind, channel, state, province_id, district_id,
                              concluded_at)
-SELECT NEW.id, NEW.created_at, NEW.kind, NEW.channel, NEW.state, ml.province_id, ml.district_id,
+SELECT NEW.id, NEW.created_at, {day_new}, NEW.kind, NEW.channel, NEW.state, ml.province_id, ml.district_id,
        NEW.concluded_at
 FROM muhtars m JOIN muhtarliks ml ON ml.id = m.muhtarlik_id WHERE m.id = NEW.muhtar_id;
 """
 ON_REQUEST_UPDATE = """
-UPDATE report_requests SET created_at = NEW.created_at, kind = NEW.kind, channel = NEW.channel,
+UPDATE report_requests SET created_at = NEW.created_at, local_day = {day_new}, kind = NEW.kind, channel = NEW.channel,
        state = NEW.state, concluded_at = NEW.concluded_at
 WHERE request_id = NEW.id;
 """
@@ -58,6 +64,11 @@ REQUEST_COLUMNS = "created_at, kind, channel, state, concluded_at"
 ASSIGNMENT_COLUMNS = "state, completed_at, assigned_at, parent_id"
 
 
+def _sql(template: str) -> str:
+    day = LOCAL_DAY[op.get_bind().dialect.name]
+    return template.format(day_r=day.format(col="r.created_at"), day_new=day.format(col="NEW.created_at"))
+
+
 def _pg_function(name: str, body: str) -> str:
     return (
         f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n{body}\nRETURN NULL;\nEND\n$$"
@@ -65,8 +76,8 @@ def _pg_function(name: str, body: str) -> str:
 
 
 def _triggers_pg() -> None:
-    op.execute(_pg_function("report_requests_insert", ON_REQUEST_INSERT))
-    op.execute(_pg_function("report_requests_update", ON_REQUEST_UPDATE))
+    op.execute(_pg_function("report_requests_insert", _sql(ON_REQUEST_INSERT)))
+    op.execute(_pg_function("report_requests_update", _sql(ON_REQUEST_UPDATE)))
     op.execute(_pg_function("report_requests_assignment", ON_ASSIGNMENT))
     op.execute("CREATE TRIGGER trg_report_requests_insert AFTER INSERT ON requests "
                "FOR EACH ROW EXECUTE FUNCTION report_requests_insert()")
@@ -77,9 +88,9 @@ def _triggers_pg() -> None:
 
 
 def _triggers_sqlite() -> None:
-    op.execute(f"CREATE TRIGGER trg_report_requests_insert AFTER INSERT ON requests BEGIN {ON_REQUEST_INSERT} END")
+    op.execute(f"CREATE TRIGGER trg_report_requests_insert AFTER INSERT ON requests BEGIN {_sql(ON_REQUEST_INSERT)} END")
     op.execute(f"CREATE TRIGGER trg_report_requests_update AFTER UPDATE OF {REQUEST_COLUMNS} ON requests "
-               f"BEGIN {ON_REQUEST_UPDATE} END")
+               f"BEGIN {_sql(ON_REQUEST_UPDATE)} END")
     op.execute(f"CREATE TRIGGER trg_report_requests_assignment_insert AFTER INSERT ON assignments "
                f"BEGIN {ON_ASSIGNMENT} END")
     op.execute(f"CREATE TRIGGER trg_report_requests_assignment_update AFTER UPDATE OF {ASSIGNMENT_COLUMNS} "
@@ -91,6 +102,7 @@ def upgrade() -> None:
         "report_requests",
         sa.Column("request_id", sa.String(32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("local_day", sa.String(10), nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("channel", sa.String(10), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
@@ -107,7 +119,7 @@ def upgrade() -> None:
     op.create_index("ix_report_requests_province_created", "report_requests", ["province_id", "created_at"])
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
-    op.execute(FILL)
+    op.execute(_sql(FILL))
     if op.get_bind().dialect.name == "postgresql":
         _triggers_pg()
     else:
