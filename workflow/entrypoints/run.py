@@ -23,7 +23,7 @@ from workflow.adapters.db import create_engine
 from workflow.adapters.migrate import migrate
 from workflow.bootstrap import bootstrap
 from workflow.entrypoints.demo_seed import demo_logins, seed
-from workflow.entrypoints.workflow_service import start_workflow_service
+from workflow.entrypoints.workflow_service import COMPANIONS, start_workflow_service
 from workflow.messaging.bus import Bus
 from workflow.messaging.deadletters import SqlDeadLetterStore
 from workflow.messaging.factory import create_bus, start_with_retry
@@ -78,6 +78,9 @@ async def run_system(settings: Settings, stopping: asyncio.Event) -> int:
         stops.append(bus.stop)
         workflow = await start_workflow_service(settings, engine, bus)
         stops.append(workflow.stop)
+        for start_companion in COMPANIONS:  # e-mail delivery
+            companion = await start_companion(settings, engine, bus)
+            stops.append(companion.stop)
         simulator = await _start_sms_side(settings, engine, bus, stops)
         from webui.server import start_web
 
