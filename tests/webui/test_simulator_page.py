@@ -63,3 +63,26 @@ async def test_not_for_muhtars_or_strangers(
 async def test_no_page_without_a_simulator(client: TestClient, engine: AsyncEngine, world: World) -> None:
     await sign_in_staff(client, engine, world.users["migm"])
     assert (await client.get("/personel/simulator")).status == 404
+
+
+async def test_mails_of_the_file_outbox_are_shown(
+    settings: Settings, engine: AsyncEngine, clock: Clock, tmp_path: Path, sim: Simulator, world: World
+) -> None:
+    import dataclasses
+    from email.message import EmailMessage
+
+    outbox = tmp_path / "mail"
+    outbox.mkdir()
+    mail = EmailMessage()
+    mail["To"] = "ayse.yilmaz@muhtar.gov.tr"
+    mail["Subject"] = "1234 numaralı talebiniz sonuçlandı"
+    mail["Date"] = "Mon, 02 Mar 2026 09:00:00 +0000"
+    mail.set_content("Sayın Ayşe Yılmaz, talebiniz sonuçlanmıştır.")
+    (outbox / "m1.eml").write_bytes(bytes(mail))
+    settings = dataclasses.replace(settings, mail=dataclasses.replace(settings.mail, outbox_dir=str(outbox)))
+    app = init_app(settings, engine=engine, clock=clock, attachments_dir=tmp_path / "att", simulator=sim)
+    async with TestClient(TestServer(app)) as client:
+        await sign_in_staff(client, engine, world.users["migm"])
+        html = await (await client.get("/personel/simulator")).text()
+    assert "1234 numaralı talebiniz sonuçlandı" in html and "ayse.yilmaz@muhtar.gov.tr" in html
+    assert "Sayın Ayşe Yılmaz, talebiniz sonuçlanmıştır." in html

@@ -6,6 +6,8 @@ simulator (production), the page does not exist.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from gateway_sms.simulator import Simulator
@@ -16,6 +18,10 @@ from webui.keys import SETTINGS, SIMULATOR
 from webui.staff.guard import staff_only
 from webui.staff.inbox_views import viewer
 from webui.staff.presenters import staff_page
+from workflow.mail.outbox_files import recent_mails
+from workflow.mail.service import outbox_folder
+
+MAILS_SHOWN = 20
 
 
 def _simulator(request: web.Request) -> Simulator:
@@ -29,7 +35,16 @@ async def _page(
     request: web.Request, user_id: str, values: dict[str, str], error: str | None, status: int = 200
 ) -> web.Response:
     action = request.app.router["simulator_send"].url_for().path
-    context = {"traffic": traffic(_simulator(request)), "values": values, "error": error, "action": action}
+    mail = request.app[SETTINGS].mail
+    # Without an SMTP server (the embedded default) mails land in the file outbox; show the newest here.
+    mails = [] if mail.enabled else await asyncio.to_thread(recent_mails, outbox_folder(mail), MAILS_SHOWN)
+    context = {
+        "traffic": traffic(_simulator(request)),
+        "mails": mails,
+        "values": values,
+        "error": error,
+        "action": action,
+    }
     me = await viewer(request, user_id)
     return await staff_page(request, "simulator.html", me, "simulator", context, status=status)
 
