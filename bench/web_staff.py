@@ -41,7 +41,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.web_muhtar import KINDS, PG, SECRET, WORDS, load, pg_url  # noqa: E402
+from bench.web_muhtar import KINDS, PG, SECRET, WORDS, cpu_seconds, load, pg_url  # noqa: E402
 from webui.app import COOKIE_NAME  # noqa: E402
 from webui.crypto import Keys, sha256_hex  # noqa: E402
 from workflow.adapters.db import create_engine  # noqa: E402
@@ -309,8 +309,10 @@ async def staff_session(conn: asyncpg.Connection, fernet: Fernet, username: str,
 
 
 async def measure(
-    args: argparse.Namespace, name: str, units: Units, port: int, bare_port: int
-) -> list[tuple[str, float, float, float]]:
+    args: argparse.Namespace, name: str, units: Units, port: int, bare_port: int, server_pid: int
+) -> list[tuple[str, float, float, float, float]]:
+    """Wall-clock figures under ``concurrency`` users, and the server process's own CPU time per request
+    (steadier than wall-clock on a shared machine, and what "server time" means without queueing)."""
     fernet = Fernet(base64.urlsafe_b64encode(Keys.from_secret(SECRET).cookie))
     conn = await asyncpg.connect(**{**PG, "database": name})
     try:
@@ -356,17 +358,20 @@ async def measure(
                 f"{app}/personel/talepler/{numbers[i % len(numbers)]}", istanbul[i % len(istanbul)]
             ),
         }
-        totals: dict[str, tuple[float, list[float]]] = {what: (0.0, []) for what in targets}
+        totals: dict[str, tuple[float, list[float], float]] = {what: (0.0, [], 0.0) for what in targets}
         for make in targets.values():
             await load(min(200, args.hits), args.concurrency, make)  # warm-up
         for _ in range(args.rounds):
             for what, make in targets.items():
+                cpu_before = cpu_seconds(server_pid)
                 elapsed, latencies = await load(args.hits // args.rounds, args.concurrency, make)
-                totals[what] = (totals[what][0] + elapsed, totals[what][1] + latencies)
+                cpu = cpu_seconds(server_pid) - cpu_before
+                before = totals[what]
+                totals[what] = (before[0] + elapsed, before[1] + latencies, before[2] + cpu)
     results = []
-    for what, (elapsed, latencies) in totals.items():
+    for what, (elapsed, latencies, cpu) in totals.items():
         q = statistics.quantiles(latencies, n=100)
-        results.append((what, len(latencies) / elapsed, q[49], q[94]))
+        results.append((what, len(latencies) / elapsed, q[49], q[94], cpu / len(latencies) * 1000))
     return results
 
 
@@ -396,7 +401,7 @@ async def main_async(args: argparse.Namespace) -> None:
             assert server.stdout is not None
             if (await asyncio.wait_for(server.stdout.readline(), 60)).strip() != b"ready":
                 raise SystemExit("server did not start")
-            results = await measure(args, name, units, port, bare_port)
+            results = await measure(args, name, units, port, bare_port, server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             await server.wait()
@@ -407,9 +412,9 @@ async def main_async(args: argparse.Namespace) -> None:
         f"\n{args.requests:,} requests, {args.muhtars:,} muhtars, {args.hits} hits each, concurrency "
         f"{args.concurrency}, {args.rounds} interleaved rounds; load average after: {os.getloadavg()[0]:.1f}\n"
     )
-    print("| what | requests/s | p50 ms | p95 ms |\n| --- | --- | --- | --- |")
-    for what, rps, p50, p95 in results:
-        print(f"| {what} | {rps:.0f} | {p50:.1f} | {p95:.1f} |")
+    print("| what | requests/s | p50 ms | p95 ms | server CPU ms/request |\n| --- | --- | --- | --- | --- |")
+    for what, rps, p50, p95, cpu_ms in results:
+        print(f"| {what} | {rps:.0f} | {p50:.1f} | {p95:.1f} | {cpu_ms:.2f} |")
 
 
 def main() -> None:

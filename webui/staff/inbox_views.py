@@ -35,32 +35,35 @@ def list_query(request: web.Request, prefs: Preferences) -> ListQuery:
     )
 
 
-async def viewer(request: web.Request, user_id: str) -> Actor:
+async def viewer(request: web.Request, user_id: str, db: inbox.Db | None = None) -> Actor:
     """The signed-in person; an administrator outside MİGM has no inbox and is sent to the admin pages."""
     try:
-        return await inbox.staff_viewer(request.app[ENGINE], user_id)
+        return await inbox.staff_viewer(db or request.app[ENGINE], user_id)
     except NotAllowed:
         raise web.HTTPSeeOther(request.app.router["staff_admin_users"].url_for()) from None
 
 
+async def _list_page(request: web.Request, user_id: str, which: str) -> web.Response:
+    """Gelen Kutusu or Görünümler: the person, their settings, counts and rows over one connection."""
+    app = request.app
+    async with app[ENGINE].connect() as conn:
+        me = await viewer(request, user_id, conn)
+        prefs = await staff_preferences.preferences(conn, user_id)
+        query = list_query(request, prefs)
+        lister = inbox.inbox if which == "inbox" else inbox.views
+        page = await lister(conn, me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
+    context = {"page": page, "cols": prefs.columns, "sort": query.sort.value, "search": query.search}
+    return await staff_page(request, f"staff/{which}.html", me, which, context)
+
+
 @staff_only
 async def inbox_page(request: web.Request, user_id: str) -> web.Response:
-    me, app = await viewer(request, user_id), request.app
-    prefs = await staff_preferences.preferences(app[ENGINE], user_id)
-    query = list_query(request, prefs)
-    page = await inbox.inbox(app[ENGINE], me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
-    context = {"page": page, "cols": prefs.columns, "sort": query.sort.value}
-    return await staff_page(request, "staff/inbox.html", me, "inbox", context)
+    return await _list_page(request, user_id, "inbox")
 
 
 @staff_only
 async def views_page(request: web.Request, user_id: str) -> web.Response:
-    me, app = await viewer(request, user_id), request.app
-    prefs = await staff_preferences.preferences(app[ENGINE], user_id)
-    query = list_query(request, prefs)
-    page = await inbox.views(app[ENGINE], me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
-    context = {"page": page, "cols": prefs.columns, "sort": query.sort.value, "search": query.search}
-    return await staff_page(request, "staff/views.html", me, "views", context)
+    return await _list_page(request, user_id, "views")
 
 
 @staff_only

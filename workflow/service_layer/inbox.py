@@ -8,7 +8,8 @@ Visibility is the domain's: MİGM sees every request, a unit the requests it has
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -197,9 +198,22 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT_LENGTH else flat[: EXCERPT_LENGTH - 1].rstrip() + "…"
 
 
-async def staff_viewer(engine: AsyncEngine, user_id: str) -> Actor:
+Db = AsyncEngine | AsyncConnection
+
+
+@asynccontextmanager
+async def connection(db: Db) -> AsyncIterator[AsyncConnection]:
+    """The caller's connection (a page reads everything over one), or a new one from the engine."""
+    if isinstance(db, AsyncConnection):
+        yield db
+        return
+    async with db.connect() as conn:
+        yield conn
+
+
+async def staff_viewer(db: Db, user_id: str) -> Actor:
     """The signed-in staff user as the domain sees them (unit, role); refused like a command would be."""
-    async with engine.connect() as conn:
+    async with connection(db) as conn:
         actor = await SqlDirectory(conn).staff_actor(user_id)
     if actor is None:
         raise NotAllowed("Oturumunuz geçersiz. Lütfen yeniden giriş yapın.")
@@ -405,14 +419,12 @@ class ListQuery:
     search: str = ""
 
 
-async def inbox(
-    engine: AsyncEngine, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int
-) -> Page:
+async def inbox(db: Db, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int) -> Page:
     """Gelen Kutusu: one tab of the unit's work (the first tab when none or an unknown one is asked)."""
     specs = tabs_for(actor)
     spec = next((t for t in specs if t.key == query.tab), specs[0])
     assert actor.unit is not None
-    async with engine.connect() as conn:
+    async with connection(db) as conn:
         tabs = await tab_counts(conn, actor)
         listing = _migm_listing(spec.where()) if actor.is_migm else _unit_listing(actor.unit.id, spec.where())
         rows, total, page = await _page(
@@ -421,19 +433,17 @@ async def inbox(
     return Page(rows, total, page, query.page_size, tabs, spec.key)
 
 
-async def views(
-    engine: AsyncEngine, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int
-) -> Page:
+async def views(db: Db, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int) -> Page:
     """Görünümler: every request the unit may see, by date or priority, optionally searched."""
     assert actor.unit is not None
-    found = search_filter(query.search, engine.dialect.name)
+    found = search_filter(query.search, db.dialect.name)
     searching = bool(query.search.strip())
     if actor.is_migm:
         listing = _migm_listing(found, people=searching)
     else:
         visible = and_(_latest_of_unit(actor.unit.id), found)
         listing = _unit_listing(actor.unit.id, visible, people=searching, by_created=True)
-    async with engine.connect() as conn:
+    async with connection(db) as conn:
         await with_turkish_fold(conn)
         rows, total, page = await _page(
             conn, listing, query.sort, query.page, query.page_size, now, due_soon_days

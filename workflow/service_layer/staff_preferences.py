@@ -10,7 +10,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from workflow.service_layer.inbox import Sort
+from workflow.service_layer.inbox import Db, Sort, connection
 from workflow.service_layer.staff_tables import staff_preferences
 
 PAGE_SIZES: Final = (10, 20, 50, 100)
@@ -39,8 +39,8 @@ class Preferences:
 DEFAULT_PREFERENCES: Final = Preferences()
 
 
-async def preferences(engine: AsyncEngine, user_id: str) -> Preferences:
-    async with engine.connect() as conn:
+async def preferences(db: Db, user_id: str) -> Preferences:
+    async with connection(db) as conn:
         row = (
             await conn.execute(select(staff_preferences).where(staff_preferences.c.user_id == user_id))
         ).first()
