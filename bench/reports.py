@@ -140,6 +140,7 @@ async def fill(name: str, n: int) -> dict[str, int]:
             t0 = time.perf_counter()
             await conn.execute(sql)
             print(f"  {label} in {time.perf_counter() - t0:.0f} s", flush=True)
+        await conn.execute("ANALYZE")
         t0 = time.perf_counter()
         engine = create_engine(pg_url(name))
         try:

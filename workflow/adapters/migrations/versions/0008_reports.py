@@ -29,14 +29,20 @@ LOCAL_DAY = {
     "sqlite": "date({col}, '+3 hours')",
 }
 
+# Grouped joins rather than per-row subqueries, so the fill stays one pass on a large table even before
+# the planner has statistics.
 FILL = """
 INSERT INTO report_requests (request_id, created_at, local_day, kind, channel, state, province_id, district_id,
                              first_routed_at, last_completed_at, concluded_at)
 SELECT r.id, r.created_at, {day_r}, r.kind, r.channel, r.state, ml.province_id, ml.district_id,
-       (SELECT min(a.assigned_at) FROM assignments a WHERE a.request_id = r.id AND a.parent_id IS NULL),
-       (SELECT max(a.completed_at) FROM assignments a WHERE a.request_id = r.id AND a.state = 'completed'),
-       r.concluded_at
-FROM requests r JOIN muhtars m ON m.id = r.muhtar_id JOIN muhtarliks ml ON ml.id = m.muhtarlik_id
+       fr.first_at, lc.last_at, r.concluded_at
+FROM requests r
+JOIN muhtars m ON m.id = r.muhtar_id
+JOIN muhtarliks ml ON ml.id = m.muhtarlik_id
+LEFT JOIN (SELECT request_id, min(assigned_at) AS first_at FROM assignments WHERE parent_id IS NULL
+           GROUP BY request_id) fr ON fr.request_id = r.id
+LEFT JOIN (SELECT request_id, max(completed_at) AS last_at FROM assignments WHERE state = 'completed'
+           GROUP BY request_id) lc ON lc.request_id = r.id
 """
 
 # The statements both databases' triggers run (NEW is the written row).

@@ -1,0 +1,52 @@
+"""Upgrading a database that already holds requests fills report_requests with the same figures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import create_pg_database, drop_pg_database, pg_url
+from tests.reports.fixture import NOW, build_report_world
+from workflow.adapters.db import create_engine
+from workflow.adapters.migrate import migrate
+from workflow.reports.filters import Filters
+from workflow.reports.queries import Section, section_tables
+from workflow.reports.scope import Scope
+
+DAY = 86400
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A database migrated only up to the revision before the reports."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+        await migrate(engine, "0007_mail")
+        yield engine
+        await engine.dispose()
+        return
+    name = await create_pg_database()
+    engine = create_engine(pg_url(name))
+    try:
+        await migrate(engine, "0007_mail")
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_pg_database(name)
+
+
+async def test_upgrade_fills_the_summary(old_engine: AsyncEngine):
+    await build_report_world(old_engine)  # rows written before the triggers exist
+    await migrate(old_engine)
+    tables = await section_tables(old_engine, Scope(None), Filters(), NOW, Section.DURATIONS)
+    by_name = {t.name: {r.values["province"]: (r.values["n"], round(r.values["median"] / DAY, 3))
+                        for r in t.rows} for t in tables if t.columns[0].key == "province"}
+    assert by_name["sure-yonlendirme"] == {"Ankara": (4, 2), "İzmir": (2, 1)}
+    assert by_name["sure-sonuclandirma"] == {"Ankara": (2, 1), "İzmir": (1, 1)}
+    assert by_name["sure-toplam"] == {"Ankara": (2, 6), "İzmir": (1, 30)}
+    volumes = await section_tables(old_engine, Scope(None), Filters(), NOW, Section.VOLUMES)
+    days = next(t for t in volumes if t.name == "hacim-donem")
+    assert {r.values["period"]: r.values["count"] for r in days.rows} == {"2026-05-01": 2, "2026-06-01": 5}
