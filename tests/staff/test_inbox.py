@@ -229,7 +229,7 @@ def test_clean_preferences(given, expected):
     assert staff_preferences.clean_preferences(*given) == expected
 
 
-COUNT_TEXTS = ((0, "0"), (999, "999"), (1000, "1.000"), (9999, "9.999"), (10_000, "10.000+"))
+COUNT_TEXTS = ((0, "0"), (7, "7"), (999, "999"), (1000, "1.000+"), (12_345, "12.345+"))
 
 
 @pytest.mark.parametrize(("n", "text"), COUNT_TEXTS)

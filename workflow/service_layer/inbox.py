@@ -33,9 +33,9 @@ from workflow.domain.units import Actor, StaffRole
 from workflow.service_layer.staff_search import search_filter, with_turkish_fold
 
 EXCERPT_LENGTH = 100
-# Counts stop at this many: "10.000+" is as useful to a clerk as an exact 812.344, and counting stays a short
+# Counts stop at this many: "1.000+" is as useful to a clerk as an exact 812.344, and counting stays a short
 # index range instead of a scan of a million rows (the inbox must answer in tens of milliseconds).
-COUNT_CAP: Final = 10_000
+COUNT_CAP: Final = 1_000
 
 r, a, m, k = orm.requests, orm.assignments, orm.muhtars, orm.muhtarliks
 
@@ -171,7 +171,7 @@ class Page:
 
 
 def count_text(n: int) -> str:
-    """Turkish digit grouping ("12.345"); a capped count reads "10.000+"."""
+    """Turkish digit grouping ("12.345"); a capped count reads "1.000+"."""
     text = f"{n:,}".replace(",", ".")
     return text + "+" if n >= COUNT_CAP else text
 
