@@ -128,14 +128,11 @@ async def _ids(engine: AsyncEngine) -> tuple[list[str], dict[str, str], dict[str
         muhtar_rows = (await conn.execute(select(orm.muhtars.c.id, orm.muhtars.c.tckn))).all()
         by_tckn = {row.tckn: row.id for row in muhtar_rows}
         users = dict((await conn.execute(select(orm.staff_users.c.username, orm.staff_users.c.id))).all())
-        codes = {await _unit_code(conn, u.unit_code) for u in DEMO_USERS}
-        units = dict(
-            (
-                await conn.execute(
-                    select(orm.units.c.code, orm.units.c.id).where(orm.units.c.code.in_(codes))
-                )
-            ).all()
-        )
+        # Keyed by the demo table's unit codes, district forms ("BEL-ILCE:Ankara:Çankaya") included.
+        codes = {u.unit_code: await _unit_code(conn, u.unit_code) for u in DEMO_USERS}
+        query = select(orm.units.c.code, orm.units.c.id).where(orm.units.c.code.in_(codes.values()))
+        ids = dict((await conn.execute(query)).all())
+        units = {demo_code: ids[code] for demo_code, code in codes.items()}
     return [by_tckn[m.tckn] for m in DEMO_MUHTARS], users, units
 
 
@@ -158,7 +155,7 @@ async def _seed_requests(services: Services) -> None:
         )
     )
     await bus.handle(commands.SetPriority(users["migm"], routed, "yuksek"))
-    bel = await _unit_code_id(services, units, "BEL-ILCE:Ankara:Çankaya")
+    bel = units["BEL-ILCE:Ankara:Çankaya"]
     await bus.handle(
         commands.RouteRequest(
             users["migm"],
@@ -176,11 +173,6 @@ async def _seed_requests(services: Services) -> None:
             "Köy yoluna otobüs seferlerinin hafta sonu da konulmasını öneriyoruz.",
         )
     )
-
-
-async def _unit_code_id(services: Services, units: dict[str, int], code: str) -> int:
-    async with services.engine.connect() as conn:
-        return units[await _unit_code(conn, code)]
 
 
 async def seed(settings: Settings, engine: AsyncEngine) -> bool:
