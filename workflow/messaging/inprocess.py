@@ -38,8 +38,6 @@ from workflow.messaging.envelope import Envelope
 logger = logging.getLogger(__name__)
 
 PARK_RETRY_DELAY_S = 1.0
-# How long stop() lets in-flight handlers finish before cancelling them; their messages are kept for replay.
-DRAIN_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ class InProcessBus(Bus):
         self._prefetch = prefetch
         self._queues: dict[str, asyncio.Queue[_Delivery]] = {q: asyncio.Queue() for q in self._topology}
         self._workers: set[asyncio.Task[None]] = set()
-        self._busy: dict[asyncio.Task[None], tuple[str, list[_Delivery]]] = {}
+        self._busy: set[asyncio.Task[None]] = set()
         self._timers: dict[asyncio.TimerHandle, tuple[str, _Delivery]] = {}
         self._running = False
 
@@ -80,22 +78,11 @@ class InProcessBus(Bus):
 
     async def stop(self) -> None:
         self._running = False
-        for task in self._workers - self._busy.keys():
+        for task in self._workers - self._busy:
             task.cancel()  # idle: waiting on an empty queue, nothing in flight
-        stuck: list[tuple[str, _Delivery]] = []
-        if self._workers:
-            _, pending = await asyncio.wait(set(self._workers), timeout=DRAIN_TIMEOUT_S)
-            for task in pending:
-                # A handler that does not finish must not hold shutdown forever: cancel it and keep its
-                # messages for replay (at-least-once; the consumers' idempotency absorbs a repeat).
-                queue, items = self._busy.get(task, ("", []))
-                stuck.extend((queue, item) for item in items)
-                task.cancel()
-            if pending:
-                logger.warning("in-process bus: %d handlers still busy at stop were cancelled", len(pending))
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
-        await self._spill(stuck)
+        await self._spill()
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
         if not self._running:
@@ -149,13 +136,13 @@ class InProcessBus(Bus):
             items = [await source.get()]
             while len(items) < max_batch and not source.empty():
                 items.append(source.get_nowait())
-            self._busy[task] = (queue, items)
+            self._busy.add(task)
             try:
                 outcomes = await process(items)
                 for item, outcome in zip(items, outcomes, strict=True):
                     await self._settle(queue, item, outcome)
             finally:
-                self._busy.pop(task, None)
+                self._busy.discard(task)
                 for _ in items:
                     source.task_done()
 
@@ -187,9 +174,9 @@ class InProcessBus(Bus):
         handle = loop.call_later(delay_s, fire)
         self._timers[handle] = (queue, delivery)
 
-    async def _spill(self, stuck: list[tuple[str, _Delivery]]) -> None:
+    async def _spill(self) -> None:
         """Write undelivered messages to the dead-letter store, marked for replay at the next start."""
-        leftovers: list[tuple[str, _Delivery]] = [item for item in stuck if item[0]]
+        leftovers: list[tuple[str, _Delivery]] = []
         for handle, item in list(self._timers.items()):
             handle.cancel()
             leftovers.append(item)
