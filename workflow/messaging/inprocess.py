@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import FrameType
 
 from workflow.messaging.bus import (
     QUEUES,
@@ -38,6 +39,8 @@ from workflow.messaging.envelope import Envelope
 logger = logging.getLogger(__name__)
 
 PARK_RETRY_DELAY_S = 1.0
+# How long stop() lets in-flight handlers finish before cancelling them; their messages are kept for replay.
+DRAIN_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,16 @@ class InProcessBus(Bus):
         *,
         topology: Mapping[str, tuple[str, ...]] = QUEUES,
         prefetch: int = 10,
+        drain_timeout_s: float = DRAIN_TIMEOUT_S,
     ) -> None:
         self._dead_letters = dead_letters
         self._policy = policy or RetryPolicy()
         self._topology = dict(topology)
         self._prefetch = prefetch
+        self._drain_timeout_s = drain_timeout_s
         self._queues: dict[str, asyncio.Queue[_Delivery]] = {q: asyncio.Queue() for q in self._topology}
         self._workers: set[asyncio.Task[None]] = set()
-        self._busy: set[asyncio.Task[None]] = set()
+        self._busy: dict[asyncio.Task[None], tuple[str, list[_Delivery]]] = {}
         self._timers: dict[asyncio.TimerHandle, tuple[str, _Delivery]] = {}
         self._running = False
 
@@ -78,11 +83,28 @@ class InProcessBus(Bus):
 
     async def stop(self) -> None:
         self._running = False
-        for task in self._workers - self._busy:
+        for task in self._workers - self._busy.keys():
             task.cancel()  # idle: waiting on an empty queue, nothing in flight
+        stuck: list[tuple[str, _Delivery]] = []
+        if self._workers:
+            _, pending = await asyncio.wait(set(self._workers), timeout=self._drain_timeout_s)
+            for task in pending:
+                # A handler that does not finish must not hold shutdown forever: cancel it and keep its
+                # messages for replay (at-least-once; the consumers' idempotency absorbs a repeat).
+                queue, items = self._busy.get(task, ("", []))
+                stuck.extend((queue, item) for item in items)
+                logger.warning(
+                    "in-process bus: handler on %s still busy after %.0f s, cancelling it; it waits at %s",
+                    queue or "?",
+                    self._drain_timeout_s,
+                    _where(task),
+                )
+                task.cancel()
+            if pending:
+                logger.warning("in-process bus: %d handlers still busy at stop were cancelled", len(pending))
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
-        await self._spill()
+        await self._spill(stuck)
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
         if not self._running:
@@ -136,13 +158,13 @@ class InProcessBus(Bus):
             items = [await source.get()]
             while len(items) < max_batch and not source.empty():
                 items.append(source.get_nowait())
-            self._busy.add(task)
+            self._busy[task] = (queue, items)
             try:
                 outcomes = await process(items)
                 for item, outcome in zip(items, outcomes, strict=True):
                     await self._settle(queue, item, outcome)
             finally:
-                self._busy.discard(task)
+                self._busy.pop(task, None)
                 for _ in items:
                     source.task_done()
 
@@ -174,9 +196,9 @@ class InProcessBus(Bus):
         handle = loop.call_later(delay_s, fire)
         self._timers[handle] = (queue, delivery)
 
-    async def _spill(self) -> None:
+    async def _spill(self, stuck: list[tuple[str, _Delivery]]) -> None:
         """Write undelivered messages to the dead-letter store, marked for replay at the next start."""
-        leftovers: list[tuple[str, _Delivery]] = []
+        leftovers: list[tuple[str, _Delivery]] = [item for item in stuck if item[0]]
         for handle, item in list(self._timers.items()):
             handle.cancel()
             leftovers.append(item)
@@ -199,3 +221,20 @@ class InProcessBus(Bus):
                 logger.error("queue %s: message lost at shutdown (%s)", queue, exc.__class__.__name__)
         if leftovers:
             logger.info("in-process bus stopped; %d undelivered messages kept for replay", len(leftovers))
+
+
+def _where(task: asyncio.Task[None]) -> str:
+    """The innermost frames a task is suspended in (file:line function), for the shutdown warning."""
+    frames = [f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in _awaited_frames(task)]
+    return " <- ".join(reversed(frames[-4:])) or "unknown"
+
+
+def _awaited_frames(task: asyncio.Task[None]) -> list[FrameType]:
+    frames: list[FrameType] = []
+    awaitable: object = task.get_coro()
+    while awaitable is not None and len(frames) < 64:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return frames
