@@ -26,6 +26,16 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+READ_ONLY_OPTION = "muhtar_read_only"
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) for transactions that only read. On SQLite they begin DEFERRED instead of
+    IMMEDIATE, so they do not take the write lock; writing through it may fail with SQLITE_BUSY at once, so
+    never write through it. On PostgreSQL nothing changes."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     url = resolve_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -53,6 +63,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            # Reads only: a deferred transaction is a WAL snapshot and takes no lock, so a long export or
+            # report does not hold up every writer for its whole duration.
+            conn.exec_driver_sql("BEGIN")
+            return
         # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
         # IMMEDIATE takes the write lock up front and waits for it (busy_timeout) instead.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
