@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workflow.adapters.orm import outbox
 from workflow.messaging.bus import Reject
-from workflow.messaging.envelope import SCHEMAS, check_payload
+from workflow.messaging.envelope import SCHEMAS, Envelope, check_payload
 from workflow.messaging.idempotency import first_time
 from workflow.messaging.sms_receipts import (
     count_pending_receipts,
     derive_state,
     purge_pending_receipts,
     record_status,
+    record_statuses,
+    status_batch_handler,
 )
 from workflow.messaging.sms_store import queue_sms, record_mo, sms_messages, sms_parts, sms_pending_receipts
 
@@ -225,3 +227,88 @@ async def test_unclaimed_receipts_are_kept_a_day_then_purged(engine: AsyncEngine
 )
 def test_derive_state(part_count: int | None, states: list[str], expected: str) -> None:
     assert derive_state(part_count, states) == expected
+
+
+async def _sms_and_parts(engine: AsyncEngine, sms_id: str) -> tuple[str, int | None, dict[int, str]]:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(sms_messages.c.state, sms_messages.c.part_count).where(sms_messages.c.id == sms_id)
+            )
+        ).one()
+        rows = await conn.execute(
+            select(sms_parts.c.part_index, sms_parts.c.state).where(sms_parts.c.sms_id == sms_id)
+        )
+        return str(row.state), row.part_count, {index: part_state for index, part_state in rows}
+
+
+def _for(sms_id: str, status: dict[str, Any]) -> dict[str, Any]:
+    return {**status, "sms_id": sms_id} if status["kind"] != "dlr" else status
+
+
+@pytest.mark.parametrize(("case", "statuses", "state", "parts"), SEQUENCES, ids=[s[0] for s in SEQUENCES])
+async def test_status_sequences_recorded_as_one_batch(
+    engine: AsyncEngine, case: str, statuses: list[dict[str, Any]], state: str, parts: dict[int, str]
+) -> None:
+    """The batch writer (set-based on PostgreSQL) ends where the one-by-one path ends, whatever the batch holds."""
+    sms_id = await new_sms(engine)
+    async with engine.begin() as conn:
+        await record_statuses(conn, [_for(sms_id, s) for s in statuses])
+    got_state, _, got_parts = await _sms_and_parts(engine, sms_id)
+    async with engine.connect() as conn:
+        pending = await count_pending_receipts(conn)
+    assert (got_state, got_parts, pending) == (state, parts, 0), case
+
+
+@pytest.mark.parametrize(("case", "statuses", "state", "parts"), SEQUENCES, ids=[s[0] for s in SEQUENCES])
+async def test_status_sequences_split_over_batches(
+    engine: AsyncEngine, case: str, statuses: list[dict[str, Any]], state: str, parts: dict[int, str]
+) -> None:
+    sms_id = await new_sms(engine)
+    for start in range(0, len(statuses), 2):
+        async with engine.begin() as conn:
+            await record_statuses(conn, [_for(sms_id, s) for s in statuses[start : start + 2]])
+    got_state, _, got_parts = await _sms_and_parts(engine, sms_id)
+    assert (got_state, got_parts) == (state, parts), case
+
+
+async def test_a_batch_of_many_sms_records_each_state_and_part_count(engine: AsyncEngine) -> None:
+    one, two, three = [await new_sms(engine) for _ in range(3)]
+    batch = [
+        {**ok(1, "A1", 2), "sms_id": one},
+        {**ok(1, "B1"), "sms_id": two},
+        dlr("B1", "DELIVRD"),
+        {**ok(2, "A2", 2), "sms_id": one},
+        {**failed(1), "sms_id": three},
+        dlr("C9", "DELIVRD"),  # for no part yet: kept pending
+    ]
+    async with engine.begin() as conn:
+        await record_statuses(conn, batch)
+    assert await _sms_and_parts(engine, one) == ("submitted", 2, {1: "submitted", 2: "submitted"})
+    assert await _sms_and_parts(engine, two) == ("delivered", 1, {1: "delivered"})
+    assert await _sms_and_parts(engine, three) == ("failed", 1, {1: "failed"})
+    async with engine.connect() as conn:
+        assert await count_pending_receipts(conn) == 1
+
+
+async def test_a_batch_naming_an_unknown_sms_is_rejected_whole(engine: AsyncEngine) -> None:
+    """The bus then retries the batch one message at a time, so only the bad one is parked."""
+    sms_id = await new_sms(engine)
+    with pytest.raises(Reject):
+        async with engine.begin() as conn:
+            await record_statuses(conn, [{**ok(1, "A"), "sms_id": sms_id}, {**ok(1, "B"), "sms_id": "nope"}])
+    assert await _sms_and_parts(engine, sms_id) == ("queued", None, {})
+
+
+async def test_the_batch_consumer_skips_messages_it_already_handled(engine: AsyncEngine) -> None:
+    sms_id = await new_sms(engine)
+    handle = status_batch_handler(engine, "test.sms_status")
+    first = Envelope.new("sms.status", {**ok(1, "A"), "sms_id": sms_id}, message_id="m-ok")
+    receipt = Envelope.new("sms.status", dlr("A", "DELIVRD"), message_id="m-dlr")
+    await handle([first, first])  # a copy inside one batch
+    assert await _sms_and_parts(engine, sms_id) == ("submitted", 1, {1: "submitted"})
+    await handle([first, receipt])  # the first is a redelivery now
+    assert await _sms_and_parts(engine, sms_id) == ("delivered", 1, {1: "delivered"})
+    async with engine.begin() as conn:
+        assert not await first_time(conn, "test.sms_status", "m-ok")
+        assert not await first_time(conn, "test.sms_status", "m-dlr")

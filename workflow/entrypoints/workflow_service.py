@@ -34,7 +34,7 @@ from workflow.messaging.factory import create_bus, start_with_retry
 from workflow.messaging.idempotency import idempotent_batch
 from workflow.messaging.notifications import run_event_hooks
 from workflow.messaging.relay import OutboxRelay, notify_new_outbox
-from workflow.messaging.sms_receipts import purge_pending_receipts, record_status
+from workflow.messaging.sms_receipts import purge_pending_receipts, record_status, status_batch_handler
 from workflow.messaging.sms_store import queue_sms, record_mo, sms_messages
 from workflow.settings import Settings
 
@@ -138,7 +138,7 @@ class WorkflowService:
         # Events and status reports are handled in batches (one transaction each, see bus.run_batch);
         # an MO one by one, because inbound/ commits its own work.
         events = idempotent_batch(engine, "workflow.events", c.on_event)
-        statuses = idempotent_batch(engine, "workflow.sms_status", c.on_sms_status)
+        statuses = status_batch_handler(engine, "workflow.sms_status")  # set-based writes per batch
         await self._bus.consume_batches("events", events, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume_batches("sms.status", statuses, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume("sms.inbound", c.on_sms_inbound, prefetch=self._prefetch)

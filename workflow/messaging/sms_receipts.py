@@ -8,14 +8,16 @@ kept in ``sms_pending_receipts`` and applied when the submit result arrives. Sta
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from workflow.messaging.bus import Reject
+from workflow.messaging.bus import BatchHandler, Reject
+from workflow.messaging.envelope import Envelope
+from workflow.messaging.idempotency import first_time
 from workflow.messaging.sms_store import sms_messages, sms_parts, sms_pending_receipts
 
 logger = logging.getLogger(__name__)
@@ -220,3 +222,178 @@ STATUS_KINDS: Mapping[str, Callable[[AsyncConnection, Mapping[str, Any]], Awaita
     "submit_failed": _submit_failed,
     "dlr": _dlr,
 }
+
+
+# --- batches (the workflow service's sms.status consumer) -------------------------------------------------
+
+# One statement each for a whole batch of submit results (PostgreSQL): the per-status path above costs about
+# nine round trips per status, which at gateway speed (thousands per second) is the whole database's CPU.
+_LOCK_RECEIPT_IDS = text(
+    "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+)
+_LOCK_SMS = text(
+    "SELECT id, part_count FROM sms_messages"
+    " WHERE id = ANY(CAST(:ids AS text[])) AND direction = 'out' ORDER BY id FOR UPDATE"
+)
+# Same rule as ``_upsert_part``: a final part keeps its state, only its SMSC id and submit time move.
+_UPSERT_SUBMITTED_PARTS = text(
+    "INSERT INTO sms_parts (sms_id, part_index, smsc_message_id, submitted_at, state)"
+    " SELECT s, i, m, a, 'submitted' FROM unnest("
+    "  CAST(:sms_ids AS text[]), CAST(:indexes AS int[]), CAST(:smsc_ids AS text[]),"
+    "  CAST(:ats AS timestamptz[])) AS v(s, i, m, a)"
+    " ON CONFLICT ON CONSTRAINT uq_sms_parts_sms_part DO UPDATE SET"
+    "  smsc_message_id = EXCLUDED.smsc_message_id, submitted_at = EXCLUDED.submitted_at,"
+    "  state = CASE WHEN sms_parts.state IN ('delivered', 'failed', 'expired')"
+    "   THEN sms_parts.state ELSE 'submitted' END"
+)
+_PENDING_FOR = text(
+    "SELECT DISTINCT smsc_message_id FROM sms_pending_receipts"
+    " WHERE smsc_message_id = ANY(CAST(:keys AS text[]))"
+)
+# ``derive_state`` in SQL, plus the part count the gateway reported (when it is a positive integer).
+_REFRESH_SMS = text(
+    "UPDATE sms_messages AS m SET"
+    "  part_count = COALESCE(v.pc, m.part_count),"
+    "  state = CASE"
+    "   WHEN p.failed THEN 'failed' WHEN p.expired THEN 'expired'"
+    "   WHEN COALESCE(v.pc, m.part_count) > 0 AND p.delivered >= COALESCE(v.pc, m.part_count)"
+    "    THEN 'delivered'"
+    "   WHEN p.n > 0 THEN 'submitted' ELSE 'queued' END,"
+    "  updated_at = v.at"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:counts AS int[]), CAST(:ats AS timestamptz[]))"
+    "  AS v(id, pc, at)"
+    " CROSS JOIN LATERAL (SELECT count(*) AS n,"
+    "   count(*) FILTER (WHERE state = 'delivered') AS delivered,"
+    "   COALESCE(bool_or(state = 'failed'), false) AS failed,"
+    "   COALESCE(bool_or(state = 'expired'), false) AS expired"
+    "   FROM sms_parts WHERE sms_parts.sms_id = v.id) AS p"
+    " WHERE m.id = v.id"
+)
+
+
+def _bulk_submit_ok(payload: Mapping[str, Any]) -> bool:
+    """A submit result the set-based path can take; anything odd goes through ``record_status`` (which
+    rejects what it must)."""
+    smsc_id = payload.get("smsc_message_id")
+    return (
+        payload.get("kind") == "submit_ok"
+        and isinstance(payload.get("sms_id"), str)
+        and isinstance(payload.get("part_index"), int)
+        and isinstance(smsc_id, str)
+        and 0 < len(smsc_id) <= SMSC_ID_MAX
+    )
+
+
+async def record_statuses(conn: AsyncConnection, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """Record several ``sms.status`` payloads in the caller's transaction, with the same result as calling
+    ``record_status`` for each in order.
+
+    On PostgreSQL the submit results (nearly all of the traffic) are written set-based — one statement per
+    step for the whole batch — before the other kinds, which go one by one. The order does not change the
+    outcome: states only move forward, a receipt that finds no part yet is kept pending, and pending
+    receipts are applied after the submit results of the batch are in.
+    """
+    if conn.dialect.name != "postgresql":
+        for payload in payloads:
+            await record_status(conn, payload)
+        return
+    bulk: dict[tuple[str, int], Mapping[str, Any]] = {}
+    others: list[Mapping[str, Any]] = []
+    for payload in payloads:
+        if _bulk_submit_ok(payload):
+            bulk[(payload["sms_id"], payload["part_index"])] = payload  # a repeat in one batch: the last wins
+        else:
+            others.append(payload)
+    if bulk:
+        await _record_submitted(conn, list(bulk.values()))
+    for payload in others:
+        await record_status(conn, payload)
+
+
+async def _record_submitted(conn: AsyncConnection, items: list[Mapping[str, Any]]) -> None:
+    ats = [_at(p) for p in items]
+    smsc_ids = [str(p["smsc_message_id"]) for p in items]
+    sms_ids = sorted({str(p["sms_id"]) for p in items})
+    await conn.execute(_LOCK_RECEIPT_IDS, {"keys": sorted(set(smsc_ids))})
+    found = {row.id for row in await conn.execute(_LOCK_SMS, {"ids": sms_ids})}
+    if len(found) != len(sms_ids):
+        raise Reject("sms.status: no outbound SMS with this sms_id")  # the bus retries one by one
+    await conn.execute(
+        _UPSERT_SUBMITTED_PARTS,
+        {
+            "sms_ids": [str(p["sms_id"]) for p in items],
+            "indexes": [int(p["part_index"]) for p in items],
+            "smsc_ids": smsc_ids,
+            "ats": ats,
+        },
+    )
+    pending = {row.smsc_message_id for row in await conn.execute(_PENDING_FOR, {"keys": smsc_ids})}
+    for payload, smsc_id in zip(items, smsc_ids, strict=True):
+        if smsc_id in pending:  # rare: the receipt overtook its submit result
+            await _claim_pending(conn, str(payload["sms_id"]), int(payload["part_index"]), smsc_id)
+    now = datetime.now(UTC)
+    per_sms: dict[str, tuple[int | None, datetime]] = {}
+    for payload, at in zip(items, ats, strict=True):
+        count = payload.get("part_count")
+        count = count if isinstance(count, int) and count > 0 else None
+        previous = per_sms.get(payload["sms_id"])
+        if previous is not None:
+            count = count or previous[0]
+            at = max(at, previous[1])
+        per_sms[str(payload["sms_id"])] = (count, at)
+    await conn.execute(
+        _REFRESH_SMS,
+        {
+            "ids": list(per_sms),
+            "counts": [count for count, _ in per_sms.values()],
+            "ats": [max(at, now) for _, at in per_sms.values()],
+        },
+    )
+
+
+async def _claim_pending(conn: AsyncConnection, sms_id: str, index: int, smsc_id: str) -> None:
+    pending = (
+        (
+            await conn.execute(
+                select(sms_pending_receipts)
+                .where(sms_pending_receipts.c.smsc_message_id == smsc_id)
+                .order_by(sms_pending_receipts.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    for receipt in pending:
+        await _apply_receipt(conn, sms_id, index, receipt["dlr_state"], receipt["dlr_at"], receipt["error"])
+    await conn.execute(delete(sms_pending_receipts).where(sms_pending_receipts.c.smsc_message_id == smsc_id))
+
+
+_FIRST_TIMES = text(
+    "INSERT INTO processed_messages (consumer, message_id, processed_at)"
+    " SELECT :consumer, m, :now FROM unnest(CAST(:ids AS text[])) AS m"
+    " ON CONFLICT DO NOTHING RETURNING message_id"
+)
+
+
+def status_batch_handler(engine: AsyncEngine, consumer: str) -> BatchHandler:
+    """The ``sms.status`` batch consumer: one transaction per batch, each message id remembered (skipped if
+    already handled, like ``idempotency.idempotent_batch``), the new ones recorded by ``record_statuses``."""
+
+    async def handler(envelopes: Sequence[Envelope]) -> None:
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                ids = [e.message_id for e in envelopes]
+                params = {"consumer": consumer, "now": datetime.now(UTC), "ids": ids}
+                fresh = {row.message_id for row in await conn.execute(_FIRST_TIMES, params)}
+                new: list[Envelope] = []
+                for envelope in envelopes:
+                    if envelope.message_id in fresh:
+                        fresh.discard(envelope.message_id)  # a copy later in the same batch is a repeat
+                        new.append(envelope)
+            else:
+                new = [e for e in envelopes if await first_time(conn, consumer, e.message_id)]
+            if len(new) < len(envelopes):
+                logger.info("%s: %d messages already handled; skipped", consumer, len(envelopes) - len(new))
+            await record_statuses(conn, [e.payload for e in new])
+
+    return handler
