@@ -9,26 +9,32 @@ what beyond "the sender's phone is the registered phone of the muhtar who owns t
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters import orm
+from workflow.adapters.repository import _assignment, _movement
 from workflow.bootstrap import Services
 from workflow.domain import commands as domain_commands
 from workflow.domain.errors import DomainError, NotFound
 from workflow.domain.model import (
     STATE_LABELS,
+    Assignment,
     AssignmentState,
     Channel,
+    Movement,
+    Priority,
     Request,
     RequestKind,
     RequestState,
 )
+from workflow.domain.units import ActorKind
 from workflow.service_layer import views
 
 logger = logging.getLogger(__name__)
@@ -115,6 +121,114 @@ async def muhtars_for_phone(conn: AsyncConnection, phone_e164: str) -> list[str]
     m = orm.muhtars
     query = select(m.c.id).where(and_(m.c.phone_e164 == phone_e164, m.c.active.is_(True))).order_by(m.c.id)
     return [row.id for row in (await conn.execute(query)).all()]
+
+
+async def muhtars_for_phones(conn: AsyncConnection, phones: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """``muhtars_for_phone`` for several phones in one query: phone -> ids (phones with none are absent)."""
+    if not phones:
+        return {}
+    m = orm.muhtars
+    query = (
+        select(m.c.phone_e164, m.c.id)
+        .where(and_(m.c.phone_e164.in_(sorted(phones)), m.c.active.is_(True)))
+        .order_by(m.c.id)
+    )
+    found: dict[str, list[str]] = {}
+    for row in (await conn.execute(query)).all():
+        found.setdefault(row.phone_e164, []).append(row.id)
+    return {phone: tuple(ids) for phone, ids in found.items()}
+
+
+async def owned_statuses(
+    conn: AsyncConnection,
+    queries: Sequence[tuple[Collection[str], int]],
+    channel: Channel,
+    now: datetime,
+) -> list[StatusView | None]:
+    """Set-based ``find_status``: for each (sender's muhtar ids, number), the request's status view if one
+    of those muhtars owns it, else None. Every reading is written to the access log, on ``conn``, in the
+    caller's transaction; a few queries for the whole batch, not a few per message."""
+    owners = {muhtar_id for ids, _ in queries for muhtar_id in ids}
+    loaded = await _owned_requests(conn, {number for _, number in queries}, owners)
+    views_: list[StatusView | None] = []
+    log: list[dict[str, object]] = []
+    for ids, number in queries:
+        request = loaded.get(number)
+        if request is None or request.muhtar_id not in ids:
+            views_.append(None)
+            continue
+        views_.append(status_view(request))
+        # What UnitOfWork.log_access writes for a muhtar viewer (no unit).
+        log.append(
+            {
+                "at": now,
+                "viewer_kind": ActorKind.MUHTAR.value,
+                "viewer_id": request.muhtar_id,
+                "unit_id": None,
+                "request_id": request.id,
+                "action": "view",
+                "source_addr": channel.value,
+            }
+        )
+    if log:
+        await conn.execute(insert(orm.data_access_log), log)
+    return views_
+
+
+async def _owned_requests(
+    conn: AsyncConnection, numbers: Collection[int], muhtar_ids: Collection[str]
+) -> Mapping[int, Request]:
+    """The requests with these numbers owned by these muhtars, as domain objects (as the repository loads
+    them: assignments with their units, movements in order), by number."""
+    if not numbers or not muhtar_ids:
+        return {}
+    r = orm.requests
+    rows = (
+        await conn.execute(
+            select(r).where(and_(r.c.number.in_(sorted(numbers)), r.c.muhtar_id.in_(sorted(muhtar_ids))))
+        )
+    ).all()
+    if not rows:
+        return {}
+    ids = sorted(row.id for row in rows)
+    a, m = orm.assignments, orm.movements
+    assignment_rows = (
+        await conn.execute(
+            select(a, orm.units)
+            .join(orm.units, orm.units.c.id == a.c.unit_id)
+            .where(a.c.request_id.in_(ids))
+            .order_by(a.c.assigned_at, a.c.id)
+        )
+    ).all()
+    movement_rows = (
+        await conn.execute(select(m).where(m.c.request_id.in_(ids)).order_by(m.c.request_id, m.c.seq))
+    ).all()
+    assignments: dict[str, list[Assignment]] = {}
+    for row in assignment_rows:
+        assignments.setdefault(row._mapping[a.c.request_id], []).append(_assignment(row))
+    movements: dict[str, list[Movement]] = {}
+    for row in movement_rows:
+        movements.setdefault(row.request_id, []).append(_movement(row))
+    return {
+        row.number: Request(
+            id=row.id,
+            number=row.number,
+            muhtar_id=row.muhtar_id,
+            kind=RequestKind(row.kind),
+            description=row.description,
+            channel=Channel(row.channel),
+            priority=Priority(row.priority),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            concluded_at=row.concluded_at,
+            final_note=row.final_note,
+            public_attachment_ids=json.loads(row.public_attachment_ids),
+            assignments=assignments.get(row.id, []),
+            movements=movements.get(row.id, []),
+            version=row.version,
+        )
+        for row in rows
+    }
 
 
 def status_view(request: Request) -> StatusView:

@@ -13,6 +13,8 @@ Counters and marks are upserts, so concurrent messages from one phone count corr
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -78,28 +80,49 @@ def window_start(now: datetime, window: timedelta) -> datetime:
 
 async def count_command(conn: AsyncConnection, phone: str, now: datetime, limit: RateLimit) -> RateDecision:
     """Count one command from ``phone``; say whether to answer it, warn once, or stay silent."""
+    return (await count_commands(conn, [phone], now, limit))[0]
+
+
+async def count_commands(
+    conn: AsyncConnection, phones: Sequence[str], now: datetime, limit: RateLimit
+) -> list[RateDecision]:
+    """Count one command per entry of ``phones`` (a phone may appear several times, in arrival order) with
+    one upsert for the whole batch; return a decision per entry, exactly as if counted one by one."""
+    if not phones:
+        return []
     start = window_start(now, limit.window)
     t = inbound_rate_counters
-    stmt = (
-        _insert(conn, t)
-        .values(phone_e164=phone, window_start=start, count=1)
-        .on_conflict_do_update(
-            index_elements=[t.c.phone_e164, t.c.window_start], set_={"count": t.c.count + 1}
-        )
-        .returning(t.c.count)
+    batch = Counter(phones)
+    # Sorted, so two processes counting overlapping phones lock the counter rows in the same order.
+    ordered = sorted(batch)
+    stmt = _insert(conn, t).values(
+        [{"phone_e164": p, "window_start": start, "count": batch[p]} for p in ordered]
     )
-    count = int((await conn.execute(stmt)).scalar_one())
-    if count == 1:
-        # A new window for this phone: its earlier windows are no longer needed.
-        await conn.execute(delete(t).where(and_(t.c.phone_e164 == phone, t.c.window_start < start)))
-    if count <= limit.per_window:
-        verdict = Verdict.ANSWER
-    elif count == limit.per_window + 1:
-        verdict = Verdict.WARN
-        logger.info("inbound rate limit reached for a phone (%d commands in the window)", limit.per_window)
-    else:
-        verdict = Verdict.SILENT
-    return RateDecision(verdict, start + limit.window)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.phone_e164, t.c.window_start], set_={"count": t.c.count + stmt.excluded["count"]}
+    ).returning(t.c.phone_e164, t.c.count)
+    totals = {str(phone): int(count) for phone, count in (await conn.execute(stmt)).all()}
+    fresh = [p for p in ordered if totals[p] == batch[p]]
+    if fresh:
+        # A new window for these phones: their earlier windows are no longer needed.
+        await conn.execute(delete(t).where(and_(t.c.phone_e164.in_(fresh), t.c.window_start < start)))
+    # The n-th of this batch's commands from a phone is number (total before the batch + n) in its window.
+    seen: Counter[str] = Counter()
+    decisions = []
+    for phone in phones:
+        seen[phone] += 1
+        count = totals[phone] - batch[phone] + seen[phone]
+        if count <= limit.per_window:
+            verdict = Verdict.ANSWER
+        elif count == limit.per_window + 1:
+            verdict = Verdict.WARN
+            logger.info(
+                "inbound rate limit reached for a phone (%d commands in the window)", limit.per_window
+            )
+        else:
+            verdict = Verdict.SILENT
+        decisions.append(RateDecision(verdict, start + limit.window))
+    return decisions
 
 
 def local_day(now: datetime) -> str:

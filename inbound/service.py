@@ -1,21 +1,24 @@
 """Answering an MO SMS: authorization, limits, the command, the reply text.
 
-Interface for the workflow service (the ``sms.inbound`` consumer)::
+Interface for the workflow service (the ``sms.inbound`` consumer), which handles MOs in batches::
 
-    async def handle_mo(services: Services, sms: MoMessage | Mapping[str, Any]) -> str | None
+    async def answer_batch(conn, config, mos) -> list[str | Deferred | None]   # inside its transaction
+    async def finish(services, config, deferred, now) -> str | None            # after the commit
 
-* ``services`` — ``workflow.bootstrap.Services`` (engine, unit-of-work factory, command bus, clock,
-  settings). Filing goes through ``services.commands`` like the web form; reads through
-  ``workflow.service_layer.views``.
-* ``sms`` — a :class:`MoMessage`, or the ``sms.inbound`` v1 payload itself (``mo_id``, ``from``, ``text``…).
-* returns the reply text (already fitted to at most 2 SMS parts under ``sms.encoding``), or None when
-  nothing must be sent (rate limit exceeded, an unregistered number already answered today, a sender
-  that is not a Turkish mobile number). The caller queues it with ``queue_sms(..., purpose="reply",
-  reply_to_id=<the stored MO>)`` in the transaction that marks the MO handled.
+* ``answer_batch`` runs on the caller's connection, in the transaction that also records the MOs and
+  queues the replies, so an MO, its counting, the access log of what it read and its reply commit
+  together (or not at all, and the redelivered MO is answered afresh). A few set-based statements serve
+  the whole batch. It returns the reply text (already fitted to at most 2 SMS parts under
+  ``sms.encoding``), None when nothing must be sent (rate limit exceeded, an unregistered number already
+  answered today, a sender that is not a Turkish mobile number), or ``Deferred`` for a command that goes
+  through the service layer in its own transactions (filing, the open list): the caller answers it with
+  ``finish`` after committing the batch, then queues that reply. A filing is keyed on ``mo_id`` and
+  files once, so a redelivered MO never files twice.
+* ``handle_mo(services, sms)`` is the same for one MO in a transaction of its own (``sms`` a
+  :class:`MoMessage` or the ``sms.inbound`` v1 payload: ``mo_id``, ``from``, ``text``…).
 
-It commits its own work (counters, access log, a filed request) before returning, and is safe to call
-again for a redelivered MO: a filing is keyed on ``mo_id`` and files once; only the hourly counter counts
-the redelivery again. It raises only for infrastructure failures (database down), so the caller retries.
+Reads go through the same domain objects the service layer uses (``Request.status`` rules); filing goes
+through ``services.commands`` like the web form. Only infrastructure failures raise.
 
 Rules (issue 5): the sender must be the registered phone of the muhtar who owns the request; a stranger,
 an unregistered or a wrong number gets the same reply as a request that does not exist; an unregistered
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from inbound import answers
 from inbound.commands import (
     FILING_MIN_CHARS,
@@ -43,7 +48,7 @@ from inbound.commands import (
     QueryRequest,
     parse,
 )
-from inbound.limits import RateLimit, Verdict, count_command, first_today, relaxed_durability
+from inbound.limits import RateLimit, Verdict, count_commands, first_today
 from inbound.replies import fit, local_date, render
 from workflow.bootstrap import Services
 from workflow.domain.model import KIND_LABELS, Channel, RequestKind
@@ -96,35 +101,87 @@ class Sender:
     muhtar_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """An MO whose command goes through the service layer in transactions of its own (filing, the open
+    list): ``answer_batch`` has counted and authorized it; ``finish`` answers it after the batch commits."""
+
+    sender: Sender
+    command: Command
+    mo: MoMessage
+
+
+#: What ``answer_batch`` says for one MO: the reply text, None (nothing to send), or Deferred.
+Answer = str | Deferred | None
+
+
 async def handle_mo(services: Services, sms: MoMessage | Mapping[str, Any]) -> str | None:
     """The reply to an MO SMS, or None (see the module docstring)."""
     mo = sms if isinstance(sms, MoMessage) else MoMessage.from_payload(sms)
     config = InboundConfig.from_services(services)
     now = services.clock()
-    try:
-        phone = normalize_tr_mobile(mo.sender)
-    except InvalidPhone as exc:
-        logger.info("MO %s ignored: sender is not a Turkish mobile number (%s)", mo.mo_id, exc.reason)
-        return None
-    command = parse(mo.text, min_chars=config.min_chars)
     async with services.engine.begin() as conn:
-        await relaxed_durability(conn)
-        decision = await count_command(conn, phone, now, config.rate)
-        muhtar_ids = tuple(await answers.muhtars_for_phone(conn, phone))
-        answer_unregistered = not muhtar_ids and decision.verdict is Verdict.ANSWER
-        if answer_unregistered:
-            answer_unregistered = await first_today(conn, phone, UNREGISTERED_MARK, now)
-    if not muhtar_ids:
-        # At most one reply a day, the rate-limit notice included.
-        logger.info("MO %s from an unregistered number (%s)", mo.mo_id, type(command).__name__)
-        return _unregistered_reply(config, command) if answer_unregistered else None
-    if decision.verdict is Verdict.SILENT:
-        return None
-    if decision.verdict is Verdict.WARN:
-        minutes = max(1, math.ceil((decision.resets_at - now).total_seconds() / 60))
-        return _fit(config, render("inbound_rate_limited", minutes=minutes))
-    handler = HANDLERS[type(command)]
-    return await handler(services, config, Sender(phone, muhtar_ids), command, mo, now)
+        [answer] = await answer_batch(conn, config, [mo], now)
+    if isinstance(answer, Deferred):
+        return await finish(services, config, answer, now)
+    return answer
+
+
+async def answer_batch(
+    conn: AsyncConnection, config: InboundConfig, mos: Sequence[MoMessage], now: datetime
+) -> list[Answer]:
+    """Answer several MOs on ``conn``, inside the caller's transaction, with a few set-based statements for
+    the whole batch (limit counters, phone lookup, owned requests, access log). One answer per MO, in order;
+    the MOs of one phone are counted in their order, exactly as one by one. The caller commits (and, for a
+    ``Deferred`` answer, calls ``finish`` after that)."""
+    answers_: list[Answer] = [None] * len(mos)
+    work: list[tuple[int, MoMessage, str, Command]] = []
+    for index, mo in enumerate(mos):
+        try:
+            phone = normalize_tr_mobile(mo.sender)
+        except InvalidPhone as exc:
+            logger.info("MO %s ignored: sender is not a Turkish mobile number (%s)", mo.mo_id, exc.reason)
+            continue
+        work.append((index, mo, phone, parse(mo.text, min_chars=config.min_chars)))
+    if not work:
+        return answers_
+    decisions = await count_commands(conn, [phone for _, _, phone, _ in work], now, config.rate)
+    owners = await answers.muhtars_for_phones(conn, {phone for _, _, phone, _ in work})
+    queries: list[tuple[int, tuple[str, ...], QueryRequest]] = []
+    for (index, mo, phone, command), decision in zip(work, decisions, strict=True):
+        muhtar_ids = owners.get(phone, ())
+        if not muhtar_ids:
+            # At most one reply a day, the rate-limit notice included.
+            logger.info("MO %s from an unregistered number (%s)", mo.mo_id, type(command).__name__)
+            if decision.verdict is Verdict.ANSWER and await first_today(conn, phone, UNREGISTERED_MARK, now):
+                answers_[index] = _unregistered_reply(config, command)
+        elif decision.verdict is Verdict.SILENT:
+            continue
+        elif decision.verdict is Verdict.WARN:
+            minutes = max(1, math.ceil((decision.resets_at - now).total_seconds() / 60))
+            answers_[index] = _fit(config, render("inbound_rate_limited", minutes=minutes))
+        elif isinstance(command, QueryRequest):
+            if command.number is None:
+                answers_[index] = _not_found(config, command)
+            else:
+                queries.append((index, muhtar_ids, command))
+        elif type(command) in IMMEDIATE:
+            answers_[index] = IMMEDIATE[type(command)](config, command)
+        else:
+            answers_[index] = Deferred(Sender(phone, muhtar_ids), command, mo)
+    if queries:
+        views = await answers.owned_statuses(
+            conn, [(ids, cmd.number) for _, ids, cmd in queries if cmd.number is not None], Channel.SMS, now
+        )
+        for (index, _, command), view in zip(queries, views, strict=True):
+            answers_[index] = _not_found(config, command) if view is None else status_text(view, config)
+    return answers_
+
+
+async def finish(services: Services, config: InboundConfig, deferred: Deferred, now: datetime) -> str | None:
+    """The reply to a deferred MO, through the service layer (a filing is keyed on ``mo_id``: once)."""
+    handler = HANDLERS[type(deferred.command)]
+    return await handler(services, config, deferred.sender, deferred.command, deferred.mo, now)
 
 
 def _fit(config: InboundConfig, *complete: str, lossy: Sequence[str] = ()) -> str:
@@ -238,7 +295,15 @@ def filing_text(outcome: answers.FilingOutcome, config: InboundConfig) -> str:
     return _fit(config, render("inbound_ambiguous_phone", web_url=config.web_url))
 
 
-#: Command type -> the function that answers it.
+#: Commands answered from the command alone, inside the batch.
+IMMEDIATE: dict[type[Command], Callable[[InboundConfig, Any], str]] = {
+    Help: lambda config, _cmd: help_text(config),
+    FilingTooShort: lambda config, cmd: _fit(
+        config, render("inbound_too_short", minimum=cmd.minimum, keyword=FILING_KEYWORDS[cmd.kind])
+    ),
+}
+
+#: Command type -> the function that answers it through the service layer (``finish``).
 HANDLERS: dict[type[Command], Handler] = {
     QueryRequest: _query,
     ListOpen: _list,

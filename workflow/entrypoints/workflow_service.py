@@ -16,16 +16,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbound.service import handle_mo
+from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, finish
 from workflow.adapters.db import create_engine
+from workflow.adapters.orm import outbox
 from workflow.bootstrap import Services, bootstrap
 from workflow.mail.service import start_mail_service
 from workflow.messaging.bus import Bus, Reject
@@ -33,9 +36,10 @@ from workflow.messaging.envelope import Envelope
 from workflow.messaging.factory import create_bus, start_with_retry
 from workflow.messaging.idempotency import idempotent_batch
 from workflow.messaging.notifications import run_event_hooks
+from workflow.messaging.outbox import outbox_values
 from workflow.messaging.relay import OutboxRelay, notify_new_outbox
-from workflow.messaging.sms_receipts import purge_pending_receipts, record_status, status_batch_handler
-from workflow.messaging.sms_store import queue_sms, record_mo, sms_messages
+from workflow.messaging.sms_receipts import purge_pending_receipts, record_status
+from workflow.messaging.sms_store import OUTBOUND_TOPIC, queue_sms, sms_messages
 from workflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,10 +47,6 @@ logger = logging.getLogger(__name__)
 SWEEP_INTERVAL_S = 3600.0
 BATCH = 50  # messages per transaction at most
 PHONE_MAX, MO_ID_MAX = 16, 64  # sms_messages.phone_e164, sms_messages.mo_id
-MoHandoff = Callable[[Services, Mapping[str, Any]], Awaitable[str | None]]
-
-# The hand-off of an MO's text: inbound/ parses it, does what it asks and returns the reply (or None).
-MO_HANDOFF: MoHandoff = handle_mo
 
 
 class Stoppable(Protocol):
@@ -58,7 +58,6 @@ class Consumers:
     settings: Settings
     engine: AsyncEngine
     services: Services
-    mo_handoff: MoHandoff = MO_HANDOFF
 
     async def on_event(self, conn: AsyncConnection, envelope: Envelope) -> None:
         await run_event_hooks(conn, envelope, self.settings)
@@ -66,20 +65,70 @@ class Consumers:
     async def on_sms_status(self, conn: AsyncConnection, envelope: Envelope) -> None:
         await record_status(conn, envelope.payload)
 
-    async def on_sms_inbound(self, envelope: Envelope) -> None:
-        """Store the MO, hand it to inbound/, queue the reply. Idempotent on ``mo_id`` (SMSC redeliveries
-        arrive with new message ids): an MO is ``handled`` once its reply is queued, in that transaction."""
-        payload = envelope.payload
-        if len(payload["from"]) > PHONE_MAX or len(payload["mo_id"]) > MO_ID_MAX:
-            raise Reject("sms.inbound: sender or mo_id longer than the columns that store them")
-        received_at = _timestamp(payload["received_at"])
+    async def on_sms_inbound(self, envelopes: Sequence[Envelope]) -> None:
+        """Store a batch of MOs, answer them (inbound/) and queue the replies in one transaction.
+
+        Idempotent on ``mo_id`` (SMSC redeliveries arrive with new message ids): an MO is stored ``handled``
+        with its reply queued in that same transaction, so a redelivery finds it and is skipped; an MO seen
+        twice in one batch is answered once. A command that goes through the service layer (filing, the
+        open list) is stored ``received`` and answered after the commit, one by one (``_finish``)."""
+        mos = [_mo(envelope) for envelope in envelopes]
+        config = InboundConfig.from_services(self.services)
+        now = self.services.clock()
+        deferred: list[tuple[str, Deferred, Envelope]] = []
         async with self.engine.begin() as conn:
-            sms_id, state = await record_mo(
-                conn, payload["mo_id"], payload["from"], payload["text"], received_at
-            )
-        if state == "handled":
-            return
-        reply = await self.mo_handoff(self.services, payload)
+            known = await _known_mos(conn, [mo.mo_id for mo, _ in mos])
+            todo: dict[str, tuple[MoMessage, datetime, Envelope, str | None]] = {}
+            for (mo, received_at), envelope in zip(mos, envelopes, strict=True):
+                state = known.get(mo.mo_id)
+                if mo.mo_id in todo or (state is not None and state[1] == "handled"):
+                    continue
+                todo[mo.mo_id] = (mo, received_at, envelope, state[0] if state else None)
+            if not todo:
+                return
+            items = list(todo.values())
+            answers = await answer_batch(conn, config, [mo for mo, _, _, _ in items], now)
+            stamp = datetime.now(UTC)
+            new_rows: list[dict[str, Any]] = []
+            handled_again: list[str] = []
+            replies: list[tuple[str, str, str, Envelope]] = []
+            for (mo, received_at, envelope, existing_id), answer in zip(items, answers, strict=True):
+                sms_id = existing_id or uuid.uuid4().hex
+                later = isinstance(answer, Deferred)
+                if existing_id is None:
+                    new_rows.append(
+                        _mo_row(sms_id, mo, received_at, "received" if later else "handled", stamp)
+                    )
+                elif not later:
+                    handled_again.append(sms_id)
+                if isinstance(answer, Deferred):
+                    deferred.append((sms_id, answer, envelope))
+                elif answer:
+                    replies.append((sms_id, mo.sender, answer, envelope))
+            if new_rows:
+                # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order.
+                new_rows.sort(key=lambda row: str(row["mo_id"]))
+                stmt = _insert(conn, sms_messages).values(new_rows)
+                stmt = stmt.on_conflict_do_nothing(index_elements=[sms_messages.c.mo_id])
+                inserted = (await conn.execute(stmt.returning(sms_messages.c.mo_id))).all()
+                if len(inserted) != len(new_rows):
+                    # Another consumer stored one of these MOs meanwhile: roll back; the bus retries them
+                    # one by one, and each then finds its stored row.
+                    raise MoStoredConcurrently("an MO of this batch was stored by another consumer")
+            if handled_again:
+                await conn.execute(
+                    update(sms_messages)
+                    .where(sms_messages.c.id.in_(handled_again))
+                    .values(state="handled", updated_at=stamp)
+                )
+            await _queue_replies(conn, replies, stamp)
+        for sms_id, answer, envelope in deferred:
+            await self._finish(config, sms_id, answer, envelope, now)
+
+    async def _finish(
+        self, config: InboundConfig, sms_id: str, answer: Deferred, envelope: Envelope, now: datetime
+    ) -> None:
+        reply = await finish(self.services, config, answer, now)
         async with self.engine.begin() as conn:
             query = select(sms_messages.c.state, sms_messages.c.phone_e164).where(sms_messages.c.id == sms_id)
             row = (await conn.execute(query.with_for_update() if _postgres(conn) else query)).one()
@@ -99,6 +148,85 @@ class Consumers:
                 .where(sms_messages.c.id == sms_id)
                 .values(state="handled", updated_at=datetime.now(UTC))
             )
+
+
+class MoStoredConcurrently(Exception):
+    """A batch lost a race on an MO's ``mo_id``; retried message by message (not a failure)."""
+
+
+def _mo(envelope: Envelope) -> tuple[MoMessage, datetime]:
+    payload = envelope.payload
+    if len(payload["from"]) > PHONE_MAX or len(payload["mo_id"]) > MO_ID_MAX:
+        raise Reject("sms.inbound: sender or mo_id longer than the columns that store them")
+    return MoMessage.from_payload(payload), _timestamp(payload["received_at"])
+
+
+async def _known_mos(conn: AsyncConnection, mo_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """mo_id -> (id, state) of the MOs already stored."""
+    t = sms_messages
+    rows = await conn.execute(select(t.c.mo_id, t.c.id, t.c.state).where(t.c.mo_id.in_(sorted(set(mo_ids)))))
+    return {str(mo_id): (str(sms_id), str(state)) for mo_id, sms_id, state in rows}
+
+
+def _mo_row(sms_id: str, mo: MoMessage, received_at: datetime, state: str, now: datetime) -> dict[str, Any]:
+    """The ``sms_messages`` row of an MO, as ``sms_store.record_mo`` writes it (with its final state)."""
+    return {
+        "id": sms_id,
+        "direction": "in",
+        "phone_e164": mo.sender,
+        "text": mo.text,
+        "purpose": "mo",
+        "state": state,
+        "part_count": None,
+        "error": None,
+        "request_id": None,
+        "reply_to_id": None,
+        "mo_id": mo.mo_id,
+        "created_at": received_at,
+        "updated_at": now,
+    }
+
+
+async def _queue_replies(
+    conn: AsyncConnection, replies: Sequence[tuple[str, str, str, Envelope]], now: datetime
+) -> None:
+    """``sms_store.queue_sms(conn, to, text, "reply", reply_to_id=mo, correlation_id=…)`` for several
+    replies: the same rows, two multi-row inserts (the outbox NOTIFY fires once)."""
+    if not replies:
+        return
+    messages, outbox_rows = [], []
+    for mo_sms_id, to, text, cause in replies:
+        sms_id = uuid.uuid4().hex
+        messages.append(
+            {
+                "id": sms_id,
+                "direction": "out",
+                "phone_e164": to,
+                "text": text,
+                "purpose": "reply",
+                "state": "queued",
+                "part_count": None,
+                "error": None,
+                "request_id": None,
+                "reply_to_id": mo_sms_id,
+                "mo_id": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        envelope = Envelope.new(
+            "sms.outbound",
+            {"sms_id": sms_id, "to": to, "text": text},
+            correlation_id=cause.correlation_id or sms_id,
+            now=now,
+        )
+        outbox_rows.append(outbox_values(OUTBOUND_TOPIC, envelope, ordering_key=sms_id))
+    await conn.execute(insert(sms_messages).values(messages))
+    await conn.execute(insert(outbox).values(outbox_rows))
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    return (postgresql if _postgres(conn) else sqlite).insert(table)
 
 
 def _postgres(conn: AsyncConnection) -> bool:
@@ -135,13 +263,14 @@ class WorkflowService:
 
     async def start(self) -> None:
         c, engine = self.consumers, self._engine
-        # Events and status reports are handled in batches (one transaction each, see bus.run_batch);
-        # an MO one by one, because inbound/ commits its own work.
+        # Events, status reports and MOs are handled in batches (one transaction each, see bus.run_batch).
         events = idempotent_batch(engine, "workflow.events", c.on_event)
-        statuses = status_batch_handler(engine, "workflow.sms_status")  # set-based writes per batch
+        statuses = idempotent_batch(engine, "workflow.sms_status", c.on_sms_status)
         await self._bus.consume_batches("events", events, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume_batches("sms.status", statuses, max_batch=BATCH, prefetch=self._prefetch)
-        await self._bus.consume("sms.inbound", c.on_sms_inbound, prefetch=self._prefetch)
+        await self._bus.consume_batches(
+            "sms.inbound", c.on_sms_inbound, max_batch=BATCH, prefetch=self._prefetch
+        )
         for relay in self.relays:
             await relay.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="sms-receipt-sweeper")
