@@ -38,7 +38,7 @@ from workflow.messaging.idempotency import idempotent_batch
 from workflow.messaging.notifications import run_event_hooks
 from workflow.messaging.outbox import outbox_values
 from workflow.messaging.relay import OutboxRelay, notify_new_outbox
-from workflow.messaging.sms_receipts import purge_pending_receipts, record_status
+from workflow.messaging.sms_receipts import purge_pending_receipts, record_status, status_batch_handler
 from workflow.messaging.sms_store import OUTBOUND_TOPIC, queue_sms, sms_messages
 from workflow.settings import Settings
 
@@ -265,7 +265,7 @@ class WorkflowService:
         c, engine = self.consumers, self._engine
         # Events, status reports and MOs are handled in batches (one transaction each, see bus.run_batch).
         events = idempotent_batch(engine, "workflow.events", c.on_event)
-        statuses = idempotent_batch(engine, "workflow.sms_status", c.on_sms_status)
+        statuses = status_batch_handler(engine, "workflow.sms_status")  # set-based writes per batch
         await self._bus.consume_batches("events", events, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume_batches("sms.status", statuses, max_batch=BATCH, prefetch=self._prefetch)
         await self._bus.consume_batches(
