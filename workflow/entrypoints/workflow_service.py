@@ -30,6 +30,7 @@ from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, fi
 from workflow.adapters.db import create_engine
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import Services, bootstrap
+from workflow.cancellation import reraise_if_stopping
 from workflow.mail.service import start_mail_service
 from workflow.messaging.bus import Bus, Reject
 from workflow.messaging.envelope import Envelope
@@ -294,6 +295,7 @@ class WorkflowService:
                 if purged:
                     logger.info("dropped %d delivery receipts no submit result claimed", purged)
             except Exception as exc:
+                reraise_if_stopping(exc)
                 logger.warning("receipt sweep failed (%s)", exc.__class__.__name__)
             await asyncio.sleep(SWEEP_INTERVAL_S)
 

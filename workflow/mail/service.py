@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from workflow.cancellation import reraise_if_stopping
 from workflow.mail.compose import Sender
 from workflow.mail.delivery import MailDelivery, requeue_deferred
 from workflow.mail.digest import queue_due_digests
@@ -97,6 +98,7 @@ class MailService:
             try:
                 await self.sweep()
             except Exception as exc:
+                reraise_if_stopping(exc)
                 logger.warning("mail sweep failed (%s)", exc.__class__.__name__)
             await asyncio.sleep(self._interval)
 
