@@ -18,11 +18,13 @@ Publishing: persistent messages, publisher confirms, ``mandatory`` with ``on_ret
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -112,6 +114,7 @@ class RabbitMQBus(Bus):
         self._workers: set[asyncio.Task[None]] = set()  # batch workers
         self._busy: set[asyncio.Task[None]] = set()  # batch workers handling a batch now
         self._accepting = False
+        self._acks: dict[int, _Acks] = {}  # per consumer channel (by id; a reconnect brings a new one)
 
     # --- life cycle ---------------------------------------------------------------------------------
 
@@ -148,6 +151,9 @@ class RabbitMQBus(Bus):
             task.cancel()  # idle; prefetched messages it never took return to the queue at close
         if self._in_flight or self._workers:
             await asyncio.gather(*self._in_flight, *self._workers, return_exceptions=True)
+        for acks in list(self._acks.values()):  # handled messages are acked before the connection closes
+            await acks.flush_now()
+        self._acks.clear()
         if self._connection is not None:
             await self._connection.close()
         self._connection = None
@@ -203,17 +209,30 @@ class RabbitMQBus(Bus):
     async def _send(
         self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any], message_id: str | None
     ) -> None:
-        message = aio_pika.Message(
-            body,
+        properties = aiormq.spec.Basic.Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=2,  # persistent
             message_id=message_id,
             headers=headers,
         )
+        target = self._exchanges[exchange]
         try:
             # A robust channel waits for reconnection without limit; the timeout turns that into a failure.
             async with asyncio.timeout(self._timeout):  # no extra task per publish, unlike wait_for
-                await self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True)
+                assert self._publish_channel is not None  # every exchange was declared on it
+                channel = await self._publish_channel.get_underlay_channel()
+                # wait=False: queue the frames and wait only for the confirm. With aio-pika's default each
+                # publish holds the channel lock until its bytes are written, so concurrent publishers go
+                # one per event-loop turn; this way many are in flight and their confirms arrive together.
+                # A nack or a return (mandatory, unroutable) still raises: the channel has on_return_raises.
+                await channel.basic_publish(  # type: ignore[call-arg]  # aiormq's abc lacks `wait`
+                    body,
+                    exchange=target.name,
+                    routing_key=routing_key,
+                    properties=properties,
+                    mandatory=True,
+                    wait=False,
+                )
         except PUBLISH_ERRORS as exc:
             raise PublishFailed(
                 f"publish to {routing_key!r} failed: {exc.__class__.__name__}: {exc}"
@@ -300,6 +319,8 @@ class RabbitMQBus(Bus):
             # Not acked: the broker redelivers it (on this channel's death at the latest); handlers are idempotent.
             logger.warning("queue %s: settling a delivery failed (%s)", queue, exc.__class__.__name__)
             await _quietly(message.nack(requeue=True))
+            with contextlib.suppress(Exception):  # the channel is gone: nothing left to account for
+                self._acks_for(message).skip(_tag(message))
 
     async def _settle(
         self, queue: str, message: AbstractIncomingMessage, attempt: int, outcome: Outcome
@@ -319,7 +340,15 @@ class RabbitMQBus(Bus):
             await self._send("dead", queue, message.body, headers, message.message_id)
         else:
             assert isinstance(outcome, Ack), topic
-        await message.ack()
+        self._acks_for(message).ack(_tag(message))
+
+    def _acks_for(self, message: AbstractIncomingMessage) -> _Acks:
+        channel = message.channel  # raises when the channel has closed: the broker redelivers
+        acks = self._acks.get(id(channel))
+        if acks is None or acks.channel is not channel:
+            self._acks = {k: a for k, a in self._acks.items() if not a.channel.is_closed}
+            acks = self._acks[id(channel)] = _Acks(channel)
+        return acks
 
     async def _sink(self, message: AbstractIncomingMessage) -> None:
         """Move one parked message from the broker's dead queue into the operator's dead-letter store."""
@@ -333,6 +362,88 @@ class RabbitMQBus(Bus):
             await _quietly(message.nack(requeue=True))
             return
         await message.ack()
+
+
+def _tag(message: AbstractIncomingMessage) -> int:
+    assert message.delivery_tag is not None, "consumers here never use no_ack"
+    return int(message.delivery_tag)
+
+
+class _Acks:
+    """Acks of one consumer channel, coalesced: one ``basic.ack`` (``multiple``) per event-loop turn for the
+    run of consecutive delivery tags that are all settled, single acks only for those settled out of order.
+
+    A message is acked only once its own handler is done (it is put here after that): ``multiple`` covers
+    exactly the tags from the last acked one up to the highest of an unbroken run of settled tags, never a
+    tag still being handled, and it names a tag not acked yet (re-acking one closes the channel). Delivery tags are consecutive per channel (one consumer channel per queue);
+    a tag given back with ``nack`` is ``skip``ped. If the channel closes first, the broker redelivers the
+    unacked messages: duplicates, never losses, and no more than were being handled at that moment.
+    """
+
+    def __init__(self, channel: aiormq.abc.AbstractChannel) -> None:
+        self.channel = channel
+        self._through = 0  # every tag <= this one is settled
+        self._ready: set[int] = set()  # settled, to be acked
+        self._out_of_order: set[int] = set()  # settled above a gap (acked singly or nacked)
+        self._scheduled = False
+        self._writing: asyncio.Task[None] | None = None
+
+    def ack(self, tag: int) -> None:
+        self._ready.add(tag)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def skip(self, tag: int) -> None:
+        self._out_of_order.add(tag)
+
+    def _plan(self) -> list[tuple[int, bool]]:
+        self._scheduled = False
+        if not self._ready:
+            return []
+        frames: list[tuple[int, bool]] = []
+        target = 0  # the highest tag of the run still to ack: ``multiple`` must name an unacked tag
+        while True:
+            following = self._through + 1
+            if following in self._ready:
+                self._ready.discard(following)
+                target = following
+            elif following in self._out_of_order:
+                self._out_of_order.discard(following)  # acked singly earlier, or nacked
+            else:
+                break
+            self._through = following
+        if target:
+            frames.append((target, True))
+        for tag in sorted(self._ready):  # above a gap: ack singly, remember for the watermark
+            frames.append((tag, False))
+            self._out_of_order.add(tag)
+        self._ready.clear()
+        return frames
+
+    def _flush(self) -> None:
+        frames = self._plan()
+        if frames:
+            previous = self._writing
+            self._writing = asyncio.ensure_future(self._write(frames, previous))
+
+    async def _write(self, frames: list[tuple[int, bool]], previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)  # keep ack frames in order
+        last = len(frames) - 1
+        for index, (tag, multiple) in enumerate(frames):
+            try:
+                # The last one waits until the writer has sent it (and so everything queued before it):
+                # ``flush_now`` before closing the connection must not leave acks in the write queue.
+                await self.channel.basic_ack(tag, multiple=multiple, wait=index == last)
+            except Exception as exc:  # a closed channel: the broker redelivers, the handlers are idempotent
+                logger.info("ack on a closing channel: %s", exc.__class__.__name__)
+                return
+
+    async def flush_now(self) -> None:
+        self._flush()
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
 
 
 async def _quietly(awaitable: Any) -> None:
