@@ -95,13 +95,13 @@ async def count_commands(
     batch = Counter(phones)
     # Sorted, so two processes counting overlapping phones lock the counter rows in the same order.
     ordered = sorted(batch)
-    stmt = _insert(conn, t).values(
-        [{"phone_e164": p, "window_start": start, "count": batch[p]} for p in ordered]
-    )
+    stmt = _insert(conn, t)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.phone_e164, t.c.window_start], set_={"count": t.c.count + stmt.excluded["count"]}
     ).returning(t.c.phone_e164, t.c.count)
-    totals = {str(phone): int(count) for phone, count in (await conn.execute(stmt)).all()}
+    # One statement compiled once (executemany with RETURNING: SQLAlchemy's "insertmanyvalues").
+    rows = [{"phone_e164": p, "window_start": start, "count": batch[p]} for p in ordered]
+    totals = {str(phone): int(count) for phone, count in (await conn.execute(stmt, rows)).all()}
     fresh = [p for p in ordered if totals[p] == batch[p]]
     if fresh:
         # A new window for these phones: their earlier windows are no longer needed.

@@ -73,6 +73,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # read once: no stat() of the template file on every MO
     )
 
 

@@ -109,9 +109,10 @@ class Consumers:
             if new_rows:
                 # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order.
                 new_rows.sort(key=lambda row: str(row["mo_id"]))
-                stmt = _insert(conn, sms_messages).values(new_rows)
-                stmt = stmt.on_conflict_do_nothing(index_elements=[sms_messages.c.mo_id])
-                inserted = (await conn.execute(stmt.returning(sms_messages.c.mo_id))).all()
+                stmt = _insert(conn, sms_messages).on_conflict_do_nothing(
+                    index_elements=[sms_messages.c.mo_id]
+                )
+                inserted = (await conn.execute(stmt.returning(sms_messages.c.mo_id), new_rows)).all()
                 if len(inserted) != len(new_rows):
                     # Another consumer stored one of these MOs meanwhile: roll back; the bus retries them
                     # one by one, and each then finds its stored row.
@@ -222,8 +223,8 @@ async def _queue_replies(
             now=now,
         )
         outbox_rows.append(outbox_values(OUTBOUND_TOPIC, envelope, ordering_key=sms_id))
-    await conn.execute(insert(sms_messages).values(messages))
-    await conn.execute(insert(outbox).values(outbox_rows))
+    await conn.execute(insert(sms_messages), messages)
+    await conn.execute(insert(outbox), outbox_rows)
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
