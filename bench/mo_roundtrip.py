@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from inbound_mo import load, pct  # noqa: E402  (sibling benchmark: the same data set)
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from gateway_sms.simulator import Simulator  # noqa: E402
 from tests.conftest import create_pg_database, drop_pg_database, pg_url  # noqa: E402
@@ -64,6 +67,7 @@ class Tracker:
         self.pending: dict[tuple[str, int], float] = {}
         self.latencies: list[float] = []
         self.last_done = 0.0
+        self.done: dict[tuple[str, int], tuple[float, float]] = {}  # (phone, number) -> (start, reply seen)
 
     def poll(self) -> None:
         messages = self.sim.messages
@@ -77,6 +81,42 @@ class Tracker:
             if started is not None:
                 self.latencies.append(message.at.timestamp() - started)
                 self.last_done = message.at.timestamp()
+                self.done[(message.destination_addr, int(match.group(1)))] = (started, message.at.timestamp())
+
+
+HOPS = """
+SELECT mo.phone_e164, mo.text, mo.created_at AS received, mo.updated_at AS handled, o.sent_at
+FROM sms_messages mo
+JOIN sms_messages r ON r.reply_to_id = mo.id
+JOIN outbox o ON o.ordering_key = r.id AND o.topic = 'sms.outbound'
+WHERE mo.direction = 'in' AND mo.created_at >= :since
+"""
+
+
+async def hops(engine: AsyncEngine, tracker: Tracker, since: datetime) -> str:
+    """Median and p99 per hop, from the timestamps the processes stored (one clock: one machine):
+    start -> gateway published sms.inbound (``received_at``) -> workflow answered the batch (the MO row's
+    ``updated_at``, before its commit) -> relay confirmed the reply's publish (``outbox.sent_at``) ->
+    simulator accepted the reply's submit_sm."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(HOPS), {"since": since})).all()
+    steps: list[list[float]] = [[], [], [], []]
+    for phone, mo_text, received, handled, sent in rows:
+        number = int(mo_text.split()[-1])
+        seen = tracker.done.get((phone.lstrip("+"), number))
+        if seen is None or sent is None:
+            continue
+        start, replied = seen
+        marks = [start, received.timestamp(), handled.timestamp(), sent.timestamp(), replied]
+        for i in range(4):
+            steps[i].append(marks[i + 1] - marks[i])
+    if not steps[0]:
+        return "hops: no rows"
+    names = ("SMSC->gateway published", "->workflow answered", "->relay published reply", "->reply at SMSC")
+    return "hops (p50/p99 ms): " + ", ".join(
+        f"{name} {pct(values, 0.5):.1f}/{pct(values, 0.99):.1f}"
+        for name, values in zip(names, steps, strict=True)
+    )
 
 
 async def offer(
@@ -85,6 +125,7 @@ async def offer(
     total = int(rate * seconds)
     batch = [pairs.pop() for _ in range(total)]
     tracker.latencies, tasks = [], []
+    tracker.done = {}
     t0 = time.time()
 
     refused = 0
@@ -160,7 +201,13 @@ async def main(args: argparse.Namespace) -> None:
         tracker = Tracker(sim)
         print(await offer(sim, tracker, pairs, 5, 2.0) + "  (warm-up)")
         for rate in args.rates:
+            since = datetime.now(UTC)
             print(await offer(sim, tracker, pairs, rate, args.seconds), flush=True)
+            print(
+                "    " + await hops(engine, tracker, since),
+                f"  load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
