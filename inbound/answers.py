@@ -19,7 +19,7 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters import orm
-from workflow.adapters.repository import _assignment, _movement
+from workflow.adapters.repository import _assignment
 from workflow.bootstrap import Services
 from workflow.domain import commands as domain_commands
 from workflow.domain.errors import DomainError, NotFound
@@ -28,7 +28,6 @@ from workflow.domain.model import (
     Assignment,
     AssignmentState,
     Channel,
-    Movement,
     Priority,
     Request,
     RequestKind,
@@ -147,17 +146,18 @@ async def owned_statuses(
 ) -> list[StatusView | None]:
     """Set-based ``find_status``: for each (sender's muhtar ids, number), the request's status view if one
     of those muhtars owns it, else None. Every reading is written to the access log, on ``conn``, in the
-    caller's transaction; a few queries for the whole batch, not a few per message."""
+    caller's transaction; one or two queries for the whole batch, not a few per message."""
     owners = {muhtar_id for ids, _ in queries for muhtar_id in ids}
     loaded = await _owned_requests(conn, {number for _, number in queries}, owners)
     views_: list[StatusView | None] = []
     log: list[dict[str, object]] = []
     for ids, number in queries:
-        request = loaded.get(number)
-        if request is None or request.muhtar_id not in ids:
+        found = loaded.get(number)
+        if found is None or found[0].muhtar_id not in ids:
             views_.append(None)
             continue
-        views_.append(status_view(request))
+        request, last_public_at = found
+        views_.append(status_view(request, last_public_at))
         # What UnitOfWork.log_access writes for a muhtar viewer (no unit).
         log.append(
             {
@@ -177,64 +177,66 @@ async def owned_statuses(
 
 async def _owned_requests(
     conn: AsyncConnection, numbers: Collection[int], muhtar_ids: Collection[str]
-) -> Mapping[int, Request]:
-    """The requests with these numbers owned by these muhtars, as domain objects (as the repository loads
-    them: assignments with their units, movements in order), by number."""
+) -> Mapping[int, tuple[Request, datetime | None]]:
+    """The requests with these numbers owned by these muhtars, by number, each with the time of its last
+    public movement (what ``status_view`` shows). The request is the domain object as the repository loads
+    it, except that movements are not loaded (only that time is needed) and assignments only for a
+    request whose stored state is "routed": the others' assignments change neither the state (concluded,
+    or every top-level assignment handed back) nor the view (units are listed for a routed request only)."""
     if not numbers or not muhtar_ids:
         return {}
-    r = orm.requests
-    rows = (
-        await conn.execute(
-            select(r).where(and_(r.c.number.in_(sorted(numbers)), r.c.muhtar_id.in_(sorted(muhtar_ids))))
-        )
-    ).all()
-    if not rows:
-        return {}
-    ids = sorted(row.id for row in rows)
-    a, m = orm.assignments, orm.movements
-    assignment_rows = (
-        await conn.execute(
+    r, a, m = orm.requests, orm.assignments, orm.movements
+    last_public = (
+        select(m.c.at)
+        .where(and_(m.c.request_id == r.c.id, m.c.public.is_(True)))
+        .order_by(m.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = select(r, last_public.label("last_public_at")).where(
+        and_(r.c.number.in_(sorted(numbers)), r.c.muhtar_id.in_(sorted(muhtar_ids)))
+    )
+    rows = (await conn.execute(query)).all()
+    routed = sorted(row.id for row in rows if row.state == RequestState.YONLENDIRILEN.value)
+    assignments: dict[str, list[Assignment]] = {}
+    if routed:
+        assignment_rows = await conn.execute(
             select(a, orm.units)
             .join(orm.units, orm.units.c.id == a.c.unit_id)
-            .where(a.c.request_id.in_(ids))
+            .where(a.c.request_id.in_(routed))
             .order_by(a.c.assigned_at, a.c.id)
         )
-    ).all()
-    movement_rows = (
-        await conn.execute(select(m).where(m.c.request_id.in_(ids)).order_by(m.c.request_id, m.c.seq))
-    ).all()
-    assignments: dict[str, list[Assignment]] = {}
-    for row in assignment_rows:
-        assignments.setdefault(row._mapping[a.c.request_id], []).append(_assignment(row))
-    movements: dict[str, list[Movement]] = {}
-    for row in movement_rows:
-        movements.setdefault(row.request_id, []).append(_movement(row))
+        for row in assignment_rows:
+            assignments.setdefault(row._mapping[a.c.request_id], []).append(_assignment(row))
     return {
-        row.number: Request(
-            id=row.id,
-            number=row.number,
-            muhtar_id=row.muhtar_id,
-            kind=RequestKind(row.kind),
-            description=row.description,
-            channel=Channel(row.channel),
-            priority=Priority(row.priority),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            concluded_at=row.concluded_at,
-            final_note=row.final_note,
-            public_attachment_ids=json.loads(row.public_attachment_ids),
-            assignments=assignments.get(row.id, []),
-            movements=movements.get(row.id, []),
-            version=row.version,
+        row.number: (
+            Request(
+                id=row.id,
+                number=row.number,
+                muhtar_id=row.muhtar_id,
+                kind=RequestKind(row.kind),
+                description=row.description,
+                channel=Channel(row.channel),
+                priority=Priority(row.priority),
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                concluded_at=row.concluded_at,
+                final_note=row.final_note,
+                public_attachment_ids=json.loads(row.public_attachment_ids),
+                assignments=assignments.get(row.id, []),
+                version=row.version,
+            ),
+            row.last_public_at,
         )
         for row in rows
     }
 
 
-def status_view(request: Request) -> StatusView:
-    """The muhtar-facing state, the last public movement and, for a routed request, each unit's progress."""
+def status_view(request: Request, last_public_at: datetime | None = None) -> StatusView:
+    """The muhtar-facing state, the last public movement and, for a routed request, each unit's progress.
+    ``last_public_at``: the time of the last public movement when the movements were not loaded."""
     public = request.public_movements()
-    last = public[-1].at if public else request.updated_at
+    last = public[-1].at if public else (last_public_at or request.updated_at)
     units: tuple[UnitProgress, ...] = ()
     if request.state is RequestState.YONLENDIRILEN:
         units = tuple(

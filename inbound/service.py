@@ -178,6 +178,12 @@ async def answer_batch(
     return answers_
 
 
+def may_defer(mo: MoMessage, config: InboundConfig) -> bool:
+    """True when ``answer_batch`` may answer this MO with ``Deferred`` (its command is a filing or the open
+    list); False means it is always answered (or ignored) inside the batch."""
+    return type(parse(mo.text, min_chars=config.min_chars)) not in IMMEDIATE_OR_QUERY
+
+
 async def finish(services: Services, config: InboundConfig, deferred: Deferred, now: datetime) -> str | None:
     """The reply to a deferred MO, through the service layer (a filing is keyed on ``mo_id``: once)."""
     handler = HANDLERS[type(deferred.command)]
@@ -302,6 +308,8 @@ IMMEDIATE: dict[type[Command], Callable[[InboundConfig, Any], str]] = {
         config, render("inbound_too_short", minimum=cmd.minimum, keyword=FILING_KEYWORDS[cmd.kind])
     ),
 }
+
+IMMEDIATE_OR_QUERY = frozenset({*IMMEDIATE, QueryRequest})
 
 #: Command type -> the function that answers it through the service layer (``finish``).
 HANDLERS: dict[type[Command], Handler] = {

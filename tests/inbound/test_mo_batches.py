@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inbound import answers
 from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, handle_mo
 from inbound.tables import inbound_rate_counters
 from tests.inbound.conftest import (
@@ -21,11 +22,14 @@ from tests.inbound.conftest import (
     RATE_LIMIT,
     UNREGISTERED_PHONE,
     Cast,
+    Clock,
     file_on_web,
 )
 from workflow.adapters import orm
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import Services
+from workflow.domain import commands
+from workflow.domain.model import Channel
 from workflow.entrypoints.workflow_service import Consumers
 from workflow.messaging.bus import Ack, RetryPolicy, run_batch
 from workflow.messaging.envelope import Envelope
@@ -199,3 +203,46 @@ async def test_concurrent_batches_with_the_same_mos_answer_each_once(
     assert len(mos) == 4 and {m["state"] for m in mos} == {"handled"}
     replies = await stored(engine, "reply")
     assert sorted(str(r["reply_to_id"]) for r in replies) == sorted(str(m["id"]) for m in mos)
+
+
+async def test_batch_status_equals_the_service_layer_view_in_every_state(
+    services: Services, cast: Cast, clock: Clock
+) -> None:
+    pending = await file_on_web(services, cast.owner)
+    routed = await file_on_web(services, cast.owner)
+    handed_back = await file_on_web(services, cast.owner)
+    concluded = await file_on_web(services, cast.owner)
+    migm, bel = cast.users["MIGM"], cast.users["BEL-ILCE-1231"]
+    clock.advance(hours=3)
+    targets = (
+        commands.Target(cast.units["VAL-06"], "İnceleyiniz."),
+        commands.Target(cast.units["BEL-ILCE-1231"], "Yol onarımı."),
+    )
+    ids = await services.commands.handle(commands.RouteRequest(migm, routed, targets))
+    await services.commands.handle(commands.TakeOn(bel, routed, ids[1]))
+    clock.advance(days=1)
+    await services.commands.handle(commands.Complete(bel, routed, ids[1], "Yol onarıldı."))
+    [back] = await services.commands.handle(commands.RouteRequest(migm, handed_back, targets[1:]))
+    clock.advance(hours=2)
+    await services.commands.handle(commands.HandBack(bel, handed_back, back, "Bizim yetkimizde değil."))
+    [done] = await services.commands.handle(commands.RouteRequest(migm, concluded, targets[1:]))
+    await services.commands.handle(commands.TakeOn(bel, concluded, done))
+    await services.commands.handle(commands.Complete(bel, concluded, done, "Gerekli onarım yapıldı."))
+    clock.advance(days=2)
+    await services.commands.handle(commands.Conclude(migm, concluded, "Talep sonuçlandırıldı, teşekkürler."))
+    numbers = [pending, routed, handed_back, concluded]
+    expected = [
+        await answers.find_status(services, [cast.owner], n, Channel.SMS, services.clock()) for n in numbers
+    ]
+    async with services.engine.begin() as conn:
+        got = await answers.owned_statuses(
+            conn, [([cast.owner], n) for n in numbers], Channel.SMS, services.clock()
+        )
+    assert got == expected
+    assert [v.state.value for v in got if v is not None] == [
+        "bekleyen",
+        "yonlendirilen",
+        "bekleyen",
+        "sonuclanan",
+    ]
+    assert got[1] is not None and len(got[1].units) == 2

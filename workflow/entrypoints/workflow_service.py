@@ -26,7 +26,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, finish
+from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, finish, may_defer
 from workflow.adapters.db import create_engine
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import Services, bootstrap
@@ -71,56 +71,61 @@ class Consumers:
 
         Idempotent on ``mo_id`` (SMSC redeliveries arrive with new message ids): an MO is stored ``handled``
         with its reply queued in that same transaction, so a redelivery finds it and is skipped; an MO seen
-        twice in one batch is answered once. A command that goes through the service layer (filing, the
-        open list) is stored ``received`` and answered after the commit, one by one (``_finish``)."""
+        twice in one batch is answered once; two consumers given the same MO answer it once (the second
+        waits on the first's insert of its ``mo_id``). A command that goes through the service layer
+        (filing, the open list) is stored ``received`` and answered after the commit, one by one
+        (``_finish``); a redelivery finds it ``received`` and answers it again (a filing files once)."""
         mos = [_mo(envelope) for envelope in envelopes]
         config = InboundConfig.from_services(self.services)
         now = self.services.clock()
         deferred: list[tuple[str, Deferred, Envelope]] = []
+        first: dict[str, tuple[MoMessage, datetime, Envelope]] = {}
+        for (mo, received_at), envelope in zip(mos, envelopes, strict=True):
+            first.setdefault(mo.mo_id, (mo, received_at, envelope))  # a duplicate in the batch: once
+        stamp = datetime.now(UTC)
         async with self.engine.begin() as conn:
-            known = await _known_mos(conn, [mo.mo_id for mo, _ in mos])
-            todo: dict[str, tuple[MoMessage, datetime, Envelope, str | None]] = {}
-            for (mo, received_at), envelope in zip(mos, envelopes, strict=True):
-                state = known.get(mo.mo_id)
-                if mo.mo_id in todo or (state is not None and state[1] == "handled"):
-                    continue
-                todo[mo.mo_id] = (mo, received_at, envelope, state[0] if state else None)
-            if not todo:
+            # Store first: an MO stored already (a redelivery) is not inserted again. The state is final
+            # unless the command may go through the service layer after the commit (then "received").
+            rows = {
+                mo_id: _mo_row(
+                    uuid.uuid4().hex,
+                    mo,
+                    received_at,
+                    "received" if may_defer(mo, config) else "handled",
+                    stamp,
+                )
+                for mo_id, (mo, received_at, _) in first.items()
+            }
+            # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order; a
+            # concurrent insert of the same mo_id waits for the other transaction and then conflicts.
+            stmt = _insert(conn, sms_messages).on_conflict_do_nothing(index_elements=[sms_messages.c.mo_id])
+            ordered = [rows[mo_id] for mo_id in sorted(rows)]
+            inserted = {str(r[0]) for r in await conn.execute(stmt.returning(sms_messages.c.mo_id), ordered)}
+            stored = {mo_id: (str(rows[mo_id]["id"]), str(rows[mo_id]["state"])) for mo_id in inserted}
+            if len(inserted) < len(rows):
+                stored.update(await _known_mos(conn, [mo_id for mo_id in rows if mo_id not in inserted]))
+            items = [
+                (mo, envelope, stored[mo_id][0], mo_id in inserted)
+                for mo_id, (mo, _, envelope) in first.items()
+                if mo_id in inserted or stored[mo_id][1] != "handled"
+            ]
+            if not items:
                 return
-            items = list(todo.values())
             answers = await answer_batch(conn, config, [mo for mo, _, _, _ in items], now)
-            stamp = datetime.now(UTC)
-            new_rows: list[dict[str, Any]] = []
-            handled_again: list[str] = []
+            handled_now: list[str] = []
             replies: list[tuple[str, str, str, Envelope]] = []
-            for (mo, received_at, envelope, existing_id), answer in zip(items, answers, strict=True):
-                sms_id = existing_id or uuid.uuid4().hex
-                later = isinstance(answer, Deferred)
-                if existing_id is None:
-                    new_rows.append(
-                        _mo_row(sms_id, mo, received_at, "received" if later else "handled", stamp)
-                    )
-                elif not later:
-                    handled_again.append(sms_id)
+            for (mo, envelope, sms_id, new), answer in zip(items, answers, strict=True):
                 if isinstance(answer, Deferred):
                     deferred.append((sms_id, answer, envelope))
-                elif answer:
+                    continue
+                if not new or may_defer(mo, config):
+                    handled_now.append(sms_id)  # stored "received": answered after all
+                if answer:
                     replies.append((sms_id, mo.sender, answer, envelope))
-            if new_rows:
-                # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order.
-                new_rows.sort(key=lambda row: str(row["mo_id"]))
-                stmt = _insert(conn, sms_messages).on_conflict_do_nothing(
-                    index_elements=[sms_messages.c.mo_id]
-                )
-                inserted = (await conn.execute(stmt.returning(sms_messages.c.mo_id), new_rows)).all()
-                if len(inserted) != len(new_rows):
-                    # Another consumer stored one of these MOs meanwhile: roll back; the bus retries them
-                    # one by one, and each then finds its stored row.
-                    raise MoStoredConcurrently("an MO of this batch was stored by another consumer")
-            if handled_again:
+            if handled_now:
                 await conn.execute(
                     update(sms_messages)
-                    .where(sms_messages.c.id.in_(handled_again))
+                    .where(sms_messages.c.id.in_(handled_now))
                     .values(state="handled", updated_at=stamp)
                 )
             await _queue_replies(conn, replies, stamp)
@@ -150,10 +155,6 @@ class Consumers:
                 .where(sms_messages.c.id == sms_id)
                 .values(state="handled", updated_at=datetime.now(UTC))
             )
-
-
-class MoStoredConcurrently(Exception):
-    """A batch lost a race on an MO's ``mo_id``; retried message by message (not a failure)."""
 
 
 def _mo(envelope: Envelope) -> tuple[MoMessage, datetime]:
