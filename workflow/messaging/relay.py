@@ -9,7 +9,8 @@ PostgreSQL: any number of relays; rows are claimed ``FOR UPDATE SKIP LOCKED`` an
 no earlier unsent row of its key is held by another relay. Relays wake on ``NOTIFY muhtar_outbox`` (a trigger
 on ``outbox``, migration 0002). SQLite: exactly one relay per database file (an advisory file lock; a second
 one stands by), woken by commits in this process that inserted outbox rows.
-Every relay also wakes on ``notify_new_outbox()`` and polls every ``poll_s`` as a safety net.
+Every relay also wakes on ``notify_new_outbox()`` and polls every ``poll_s`` as a safety net; dead letters an
+operator asked to replay are republished by the next round at most ``poll_s`` later.
 """
 
 from __future__ import annotations
@@ -127,11 +128,17 @@ class OutboxRelay:
             await self._sleep(self._standby_s)
         self._serving = not self._stopping
         backoff = 0.0
+        loop = asyncio.get_running_loop()
+        replays_checked = -self._poll_s
         while not self._stopping:
             await self._listen()
             try:
                 count = await self.publish_pending()
-                count += await replay_requested(self._engine, self._bus)
+                # Operator replays are rare: look for them once per poll interval, not on every wake-up
+                # (a relay wakes on every commit that wrote outbox rows, hundreds a second under load).
+                if loop.time() - replays_checked >= self._poll_s:
+                    replays_checked = loop.time()
+                    count += await replay_requested(self._engine, self._bus)
             except PublishFailed as exc:
                 backoff = min(self._max_backoff_s, max(0.5, backoff * 2))
                 logger.warning("outbox relay: bus unavailable (%s); retrying in %.1fs", exc, backoff)
