@@ -25,14 +25,16 @@ from tests.inbound.conftest import (
     Clock,
     file_on_web,
 )
+from tests.messaging.conftest import wait_until
 from workflow.adapters import orm
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import Services
 from workflow.domain import commands
 from workflow.domain.model import Channel
 from workflow.entrypoints.workflow_service import Consumers
-from workflow.messaging.bus import Ack, RetryPolicy, run_batch
+from workflow.messaging.bus import Ack, BatchHandler, Bus, Handler, RetryPolicy, run_batch
 from workflow.messaging.envelope import Envelope
+from workflow.messaging.relay import OutboxRelay
 from workflow.messaging.sms_store import sms_messages
 
 _ids = itertools.count(1)
@@ -246,3 +248,68 @@ async def test_batch_status_equals_the_service_layer_view_in_every_state(
         "sonuclanan",
     ]
     assert got[1] is not None and len(got[1].units) == 2
+
+
+class PublishedOnly(Bus):
+    """A bus that only records what is published (the relays' side of the round trip)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, Envelope]] = []
+
+    @property
+    def queues(self) -> frozenset[str]:
+        return frozenset({"sms.outbound"})
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def publish(self, topic: str, envelope: Envelope) -> None:
+        self.published.append((topic, envelope))
+
+    async def requeue(self, queue: str, body: bytes) -> None:
+        raise AssertionError("no replays here")
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int | None = None) -> None:
+        raise AssertionError("nothing consumed here")
+
+    async def consume_batches(
+        self, queue: str, handler: BatchHandler, *, max_batch: int = 50, prefetch: int | None = None
+    ) -> None:
+        raise AssertionError("nothing consumed here")
+
+
+async def test_each_reply_is_published_once_with_two_relays_running(
+    services: Services, cast: Cast, engine: AsyncEngine
+) -> None:
+    number = await file_on_web(services, cast.owner)
+    bus = PublishedOnly()
+    relays = [OutboxRelay(engine, bus, batch=3, poll_s=0.05) for _ in range(2)]
+    for relay in relays:
+        await relay.start()
+    try:
+        consumer = consumers(services)
+        # Three batches while the relays run (and race each other); with the hourly limit of 5, the owner's
+        # sixth message gets the limit notice: every MO here gets exactly one reply.
+        phones = [OTHER_MUHTAR_PHONE if i % 3 == 1 else OWNER_PHONE for i in range(9)]
+        for start in range(0, 9, 3):
+            await consumer.on_sms_inbound(
+                [envelope(phones[i], f"TALEP {number}", f"mo-r{i}") for i in range(start, start + 3)]
+            )
+        await consumer.on_sms_inbound([envelope(OWNER_PHONE, f"TALEP {number}", "mo-r0")])  # again
+
+        async def all_sent() -> bool:
+            async with engine.connect() as conn:
+                query = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+                return int((await conn.execute(query)).scalar_one()) == 0
+
+        await wait_until(all_sent, "every outbox row published")
+    finally:
+        for relay in relays:
+            await relay.stop()
+    assert await relays[0].publish_pending() == 0  # nothing left for another round
+    replies = await stored(engine, "reply")
+    sent = [e.payload["sms_id"] for topic, e in bus.published if topic == "sms.outbound"]
+    assert len(replies) == 9 and sorted(sent) == sorted(str(r["id"]) for r in replies)
