@@ -37,7 +37,7 @@ from webui.keys import (
     UOW_FACTORY,
     Clock,
 )
-from webui.middlewares import error_middleware, on_prepare_headers
+from webui.middlewares import error_middleware, on_prepare_headers, timing_middleware
 from webui.render import setup_jinja
 from webui.routes import setup_routes
 from webui.session_cache import SessionCache
@@ -67,11 +67,12 @@ def init_app(
         samesite="Lax",
         secure=settings.web.base_url.startswith("https://"),
     )
-    # Order matters: the error middleware is outermost so that anything below it, including the session
-    # and CSRF checks, ends in a Turkish page; the cookie session must exist before our server-side
+    # Order matters: the timer is outermost (Server-Timing); the error middleware comes next so that anything
+    # below it, including the session and CSRF checks, ends in a Turkish page; the cookie session must exist before our server-side
     # session check reads it; CSRF is checked last, right before the view.
     app = web.Application(
         middlewares=[
+            timing_middleware,
             error_middleware,
             aiohttp_session.session_middleware(storage),
             sessions.session_middleware,

@@ -8,6 +8,7 @@ raised, not its text: SQL errors quote their parameters, which may be personal d
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -53,6 +54,9 @@ CSP: Final = (
 )
 STATIC_PREFIX: Final = "/static/"
 
+# When the app began handling the request (perf_counter), for the Server-Timing header.
+STARTED: web.RequestKey[float] = web.RequestKey("started")
+
 
 async def _error_page(request: web.Request, status: int, text: str | None = None) -> web.Response:
     from webui.render import render  # late: render imports the app keys, which import settings
@@ -61,6 +65,13 @@ async def _error_page(request: web.Request, status: int, text: str | None = None
     return await render(
         request, "error.html", {"title": title, "message": text or message, "status": status}, status=status
     )
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost: notes when handling began; ``on_prepare_headers`` turns it into ``Server-Timing``."""
+    request[STARTED] = time.perf_counter()
+    return await handler(request)
 
 
 @web.middleware
@@ -95,6 +106,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def on_prepare_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Security headers on every response (errors too); long caching for versioned static files only."""
     headers = response.headers
+    started = request.get(STARTED)
+    if started is not None and request.method in ("GET", "HEAD"):
+        # Server time of a page (middlewares, view, rendering; not the wait to be read off the socket), for
+        # benchmarks and the browser's developer tools. Not on form posts: log-in timing stays unmeasured.
+        headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")

@@ -15,7 +15,7 @@ from typing import Final
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from webui import attachments, csrf
 from webui.attachments import Attachment, Upload
@@ -23,6 +23,7 @@ from webui.forms import echo
 from webui.tables import attachments as attachments_table
 from workflow.adapters.orm import requests
 from workflow.domain.model import Request
+from workflow.service_layer import inbox
 from workflow.settings import SecuritySettings
 
 TEXT_LIMIT: Final = 64 * 1024
@@ -138,10 +139,10 @@ async def forget(engine: AsyncEngine, ids: list[str]) -> None:
             )
 
 
-async def of_request(engine: AsyncEngine, request: Request) -> list[Attachment]:
+async def of_request(db: AsyncEngine | AsyncConnection, request: Request) -> list[Attachment]:
     """The muhtar's files and every unit's: those linked to the request, plus any an assignment names that
     a crash kept from being linked (looked up one by one: normally there are none)."""
-    async with engine.connect() as conn:
+    async with inbox.connection(db) as conn:
         found = await attachments.for_request(conn, request.id)
         known = {a.id for a in found}
         for att_id in sorted({att for a in request.assignments for att in a.attachment_ids} - known):

@@ -1,5 +1,8 @@
 """Who may open a staff page: a signed-in staff user whose session was not ended by a password, role or
-unit change (``staff_auth.session_valid``); everyone else goes to the staff log-in page."""
+unit change (``staff_auth.checked_actor``); everyone else goes to the staff log-in page.
+
+The check reads the account and its unit in one query and leaves the person on the request
+(``STAFF_ACTOR``), so the page does not read them again."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from aiohttp import web
 
 from webui import flash, sessions
 from webui.keys import ENGINE
+from workflow.domain.units import Actor
 from workflow.service_layer import staff_auth
 
 StaffView = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
@@ -17,6 +21,9 @@ View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 LOGIN = "staff_login"
 HOME = "staff_inbox"
+
+# The signed-in staff user, as checked by ``staff_only`` on this request.
+STAFF_ACTOR: web.RequestKey[Actor] = web.RequestKey("staff_actor")
 
 
 def staff_only(view: StaffView) -> View:
@@ -26,7 +33,8 @@ def staff_only(view: StaffView) -> View:
         if principal is None:
             target = request.path_qs if request.method == "GET" else request.app.router[HOME].url_for().path
             raise web.HTTPSeeOther(request.app.router[LOGIN].url_for().with_query(sonra=target))
-        if not await staff_auth.session_valid(request.app[ENGINE], principal.id, principal.signed_in_at):
+        actor = await staff_auth.checked_actor(request.app[ENGINE], principal.id, principal.signed_in_at)
+        if actor is None:
             await sessions.sign_out(request, "revoked")
             await flash.add(
                 request,
@@ -34,6 +42,7 @@ def staff_only(view: StaffView) -> View:
                 "warning",
             )
             raise web.HTTPSeeOther(request.app.router[LOGIN].url_for())
+        request[STAFF_ACTOR] = actor
         return await view(request, principal.id)
 
     return wrapper

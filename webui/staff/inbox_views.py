@@ -8,7 +8,7 @@ from aiohttp import web
 
 from webui import flash
 from webui.keys import CLOCK, ENGINE, SETTINGS
-from webui.staff.guard import staff_only
+from webui.staff.guard import STAFF_ACTOR, staff_only
 from webui.staff.presenters import staff_page
 from workflow.domain.errors import NotAllowed
 from workflow.domain.units import Actor
@@ -36,18 +36,22 @@ def list_query(request: web.Request, prefs: Preferences) -> ListQuery:
 
 
 async def viewer(request: web.Request, user_id: str, db: inbox.Db | None = None) -> Actor:
-    """The signed-in person; an administrator outside MİGM has no inbox and is sent to the admin pages."""
+    """The signed-in person (as ``staff_only`` read them on this request); an administrator outside MİGM
+    has no inbox and is sent to the admin pages."""
+    checked = request.get(STAFF_ACTOR)
     try:
+        if checked is not None and checked.id == user_id:
+            return inbox.inbox_viewer(checked)
         return await inbox.staff_viewer(db or request.app[ENGINE], user_id)
     except NotAllowed:
         raise web.HTTPSeeOther(request.app.router["staff_admin_users"].url_for()) from None
 
 
 async def _list_page(request: web.Request, user_id: str, which: str) -> web.Response:
-    """Gelen Kutusu or Görünümler: the person, their settings, counts and rows over one connection."""
+    """Gelen Kutusu or Görünümler: the person's settings, counts and rows over one connection."""
     app = request.app
-    async with app[ENGINE].connect() as conn:
-        me = await viewer(request, user_id, conn)
+    me = await viewer(request, user_id)
+    async with inbox.reading(app[ENGINE]) as conn:
         prefs = await staff_preferences.preferences(conn, user_id)
         query = list_query(request, prefs)
         lister = inbox.inbox if which == "inbox" else inbox.views

@@ -42,7 +42,13 @@ async def load(request: web.Request, user_id: str) -> StaffRequestPage:
     app = request.app
     try:
         return await staff_views.request_page(
-            app[UOW_FACTORY](), app[ENGINE], user_id, number_of(request), request.remote, app[CLOCK]()
+            app[UOW_FACTORY](),
+            app[ENGINE],
+            user_id,
+            number_of(request),
+            request.remote,
+            app[CLOCK](),
+            files.of_request,
         )
     except (NotFound, NotAllowed):
         raise web.HTTPNotFound() from None  # not there, or not for this viewer: the same answer
@@ -62,11 +68,11 @@ async def show(
     context = {
         "p": page,
         "r": page.request,
-        "files": {f.id: f for f in await files.of_request(request.app[ENGINE], page.request)},
+        "files": {f.id: f for f in page.files},
         "errors": errors or [],
         "values": values or {},
         "picker": picker or Picker(),
-        "provinces": await staff_views.provinces(request.app[ENGINE]) if page.allowed.route else [],
+        "provinces": page.provinces,
     }
     return await staff_page(request, template, page.viewer, "inbox", context, status=status)
 
@@ -88,9 +94,7 @@ async def conclude_page(request: web.Request, user_id: str) -> web.Response:
 async def attachment(request: web.Request, user_id: str) -> web.StreamResponse:
     page = await load(request, user_id)
     wanted = request.match_info["attachment_id"]
-    found = next(
-        (f for f in await files.of_request(request.app[ENGINE], page.request) if f.id == wanted), None
-    )
+    found = next((f for f in page.files if f.id == wanted), None)
     if found is None:
         raise web.HTTPNotFound()
     return files.serve(request.app[ATTACHMENTS_DIR], found)

@@ -13,9 +13,23 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.adapters import orm
@@ -207,7 +221,18 @@ async def connection(db: Db) -> AsyncIterator[AsyncConnection]:
     if isinstance(db, AsyncConnection):
         yield db
         return
-    async with db.connect() as conn:
+    async with reading(db) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only. On PostgreSQL it runs in autocommit: no BEGIN and ROLLBACK round trips
+    around the page's queries. Nothing is lost, as under READ COMMITTED every statement takes its own
+    snapshot anyway. (SQLite keeps its transaction: there a write lock is taken at BEGIN, see db.py.)"""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 
 
@@ -217,6 +242,11 @@ async def staff_viewer(db: Db, user_id: str) -> Actor:
         actor = await SqlDirectory(conn).staff_actor(user_id)
     if actor is None:
         raise NotAllowed("Oturumunuz geçersiz. Lütfen yeniden giriş yapın.")
+    return inbox_viewer(actor)
+
+
+def inbox_viewer(actor: Actor) -> Actor:
+    """``actor`` if they may see request lists; an administrator outside MİGM may not."""
     if actor.role is StaffRole.ADMIN and not actor.is_migm:
         raise NotAllowed("Yönetici hesapları talep listelerini göremez.")
     return actor
@@ -310,44 +340,55 @@ def _row(row: Any, now: datetime, due_soon_days: int) -> InboxRow:
 
 @dataclass(frozen=True)
 class Listing:
-    """A list in three queries: the keys to count, the keys of one page in order, that page's details.
+    """A list as a count of its keys and a page of them: the page's keys come from an index range in
+    order, and the people and due dates are joined for those rows alone, so a page costs the same with a
+    thousand requests or a million.
 
-    Ordering and paging run on keys only (an index range), and the people and due dates are joined for
-    the page's rows alone, so a page costs the same with a thousand requests or a million.
+    ``ordered(sort)``: the keys in order; ``details_from(keys)``: the rows' details for a subquery of
+    keys (column ``key``); ``outer_order(sort)``: the same order over those details.
     """
 
     count: Select[Any]
     ordered: Callable[[Sort], Select[Any]]
-    details: Callable[[list[str]], Select[Any]]
+    details_from: Callable[[Any], Select[Any]]
+    outer_order: Callable[[Sort], list[Any]]
 
 
 def _migm_listing(where: ColumnElement[bool], people: bool = False) -> Listing:
     keys = select(r.c.id.label("key")).select_from(r)
     keys = (_with_people(keys) if people else keys).where(where)
 
-    def details(ids: list[str]) -> Select[Any]:
-        query = select(r.c.id.label("key"), *_request_columns(), _migm_due()).select_from(r)
-        return _with_people(query).where(r.c.id.in_(ids))
+    def details_from(page: Any) -> Select[Any]:
+        query = select(r.c.id.label("key"), *_request_columns(), _migm_due()).select_from(
+            page.join(r, r.c.id == page.c.key)
+        )
+        return _with_people(query)
 
-    return Listing(keys, lambda sort: keys.order_by(*_order(sort, r.c.created_at, r.c.number)), details)
+    def order(sort: Sort) -> list[Any]:
+        return _order(sort, r.c.created_at, r.c.number)
+
+    return Listing(keys, lambda sort: keys.order_by(*order(sort)), details_from, order)
 
 
 def _unit_listing(
-    unit_id: int, where: ColumnElement[bool], people: bool = False, by_created: bool = False
+    unit_id: Any, where: ColumnElement[bool], people: bool = False, by_created: bool = False
 ) -> Listing:
-    """A unit's assignments; ``people``: the filter needs the request and muhtar (search)."""
+    """A unit's assignments (``unit_id``: a number or a bound parameter); ``people``: the filter needs the
+    request and muhtar (search)."""
 
     def keys(with_request: bool) -> Select[Any]:
         source = a.join(r, r.c.id == a.c.request_id) if with_request else a
         query = select(a.c.id.label("key")).select_from(source)
         return (_with_people(query) if people else query).where(a.c.unit_id == unit_id, where)
 
-    def ordered(sort: Sort) -> Select[Any]:
-        date_col = r.c.created_at if by_created else a.c.assigned_at
-        need_request = people or by_created or sort is Sort.PRIORITY
-        return keys(need_request).order_by(*_order(sort, date_col, a.c.id))
+    def order(sort: Sort) -> list[Any]:
+        return _order(sort, r.c.created_at if by_created else a.c.assigned_at, a.c.id)
 
-    def details(ids: list[str]) -> Select[Any]:
+    def ordered(sort: Sort) -> Select[Any]:
+        need_request = people or by_created or sort is Sort.PRIORITY
+        return keys(need_request).order_by(*order(sort))
+
+    def details_from(page: Any) -> Select[Any]:
         columns = [
             a.c.id.label("key"),
             *_request_columns(),
@@ -356,30 +397,43 @@ def _unit_listing(
             a.c.assigned_at,
             a.c.due_at,
         ]
-        query = select(*columns).select_from(a).join(r, r.c.id == a.c.request_id)
-        return _with_people(query).where(a.c.id.in_(ids))
+        source = page.join(a, a.c.id == page.c.key).join(r, r.c.id == a.c.request_id)
+        return _with_people(select(*columns).select_from(source))
 
-    return Listing(keys(people), ordered, details)
+    return Listing(keys(people), ordered, details_from, order)
+
+
+LIMIT: Final[BindParameter[int]] = bindparam("lim", type_=Integer)
+OFFSET: Final[BindParameter[int]] = bindparam("off", type_=Integer)
+UNIT: Final[BindParameter[int]] = bindparam("unit_id", type_=Integer)
+
+
+def _paged(listing: Listing, sort: Sort) -> Select[Any]:
+    """One page in one query: the ordered keys (limit ``lim``, offset ``off``) joined to their details,
+    in the same order (the sort columns are the details' own rows)."""
+    keys = listing.ordered(sort).limit(LIMIT).offset(OFFSET).subquery("pg")
+    details = listing.details_from(keys)
+    return details.order_by(*listing.outer_order(sort))
 
 
 async def _page(
     conn: AsyncConnection,
-    listing: Listing,
-    sort: Sort,
+    statement: Select[Any],
+    params: dict[str, Any],
+    total: int,
     page: int,
     page_size: int,
     now: datetime,
     due_soon_days: int,
-) -> tuple[list[InboxRow], int, int]:
-    total = await capped_count(conn, listing.count)
+) -> tuple[list[InboxRow], int]:
+    """The rows of page ``page`` (clamped to the pages ``total`` makes) and the page number shown."""
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    ordered = listing.ordered(sort).limit(page_size).offset((page - 1) * page_size)
-    ids = [row.key for row in (await conn.execute(ordered)).all()]
-    if not ids:
-        return [], total, page
-    found = {row.key: row for row in (await conn.execute(listing.details(ids))).all()}
-    return [_row(found[key], now, due_soon_days) for key in ids if key in found], total, page
+    if total == 0:
+        return [], page
+    bound = {**params, "lim": page_size, "off": (page - 1) * page_size}
+    rows = (await conn.execute(statement, bound)).all()
+    return [_row(row, now, due_soon_days) for row in rows], page
 
 
 async def capped_count(conn: AsyncConnection, keys: Select[Any]) -> int:
@@ -388,23 +442,40 @@ async def capped_count(conn: AsyncConnection, keys: Select[Any]) -> int:
     return int((await conn.execute(capped)).scalar_one())
 
 
-async def tab_counts(conn: AsyncConnection, actor: Actor) -> list[Tab]:
-    """How many items each tab holds (capped: each count is one bounded index range)."""
-    assert actor.unit is not None
-    unit_id = actor.unit.id
-    specs = tabs_for(actor)
-    # One round trip: SELECT (count of tab 1), (count of tab 2), … each capped.
+
+
+def _listing_of(migm: bool, spec: TabSpec) -> Listing:
+    return _migm_listing(spec.where()) if migm else _unit_listing(UNIT, spec.where())
+
+
+@cache
+def _counts_statement(migm: bool) -> Select[Any]:
+    """SELECT (count of tab 1), (count of tab 2), … each capped; built once (the unit is a parameter), so a
+    page pays neither building nor compiling it: SQLAlchemy finds it in its compiled cache at once."""
     counts = [
         select(func.count())
-        .select_from(
-            (_migm_listing(t.where()) if actor.is_migm else _unit_listing(unit_id, t.where()))
-            .count.limit(COUNT_CAP)
-            .subquery()
-        )
+        .select_from(_listing_of(migm, t).count.limit(COUNT_CAP).subquery())
         .scalar_subquery()
-        for t in specs
+        for t in (MIGM_TABS if migm else UNIT_TABS)
     ]
-    row = (await conn.execute(select(*counts))).one()
+    return select(*counts)
+
+
+@cache
+def _inbox_statement(migm: bool, tab: str, sort: Sort) -> Select[Any]:
+    spec = next(t for t in (MIGM_TABS if migm else UNIT_TABS) if t.key == tab)
+    return _paged(_listing_of(migm, spec), sort)
+
+
+def _unit_params(actor: Actor) -> dict[str, Any]:
+    assert actor.unit is not None
+    return {} if actor.is_migm else {"unit_id": actor.unit.id}
+
+
+async def tab_counts(conn: AsyncConnection, actor: Actor) -> list[Tab]:
+    """How many items each tab holds (capped: each count is one bounded index range), in one round trip."""
+    specs = tabs_for(actor)
+    row = (await conn.execute(_counts_statement(actor.is_migm), _unit_params(actor))).one()
     return [Tab(t.key, t.label, int(n)) for t, n in zip(specs, row, strict=True)]
 
 
@@ -420,15 +491,17 @@ class ListQuery:
 
 
 async def inbox(db: Db, actor: Actor, query: ListQuery, now: datetime, due_soon_days: int) -> Page:
-    """Gelen Kutusu: one tab of the unit's work (the first tab when none or an unknown one is asked)."""
+    """Gelen Kutusu: one tab of the unit's work (the first tab when none or an unknown one is asked).
+
+    Two queries: the tab counts (the shown tab's count is its total) and the page's rows."""
     specs = tabs_for(actor)
     spec = next((t for t in specs if t.key == query.tab), specs[0])
-    assert actor.unit is not None
+    statement = _inbox_statement(actor.is_migm, spec.key, query.sort)
     async with connection(db) as conn:
         tabs = await tab_counts(conn, actor)
-        listing = _migm_listing(spec.where()) if actor.is_migm else _unit_listing(actor.unit.id, spec.where())
-        rows, total, page = await _page(
-            conn, listing, query.sort, query.page, query.page_size, now, due_soon_days
+        total = next(t.count for t in tabs if t.key == spec.key)
+        rows, page = await _page(
+            conn, statement, _unit_params(actor), total, query.page, query.page_size, now, due_soon_days
         )
     return Page(rows, total, page, query.page_size, tabs, spec.key)
 
@@ -445,7 +518,8 @@ async def views(db: Db, actor: Actor, query: ListQuery, now: datetime, due_soon_
         listing = _unit_listing(actor.unit.id, visible, people=searching, by_created=True)
     async with connection(db) as conn:
         await with_turkish_fold(conn)
-        rows, total, page = await _page(
-            conn, listing, query.sort, query.page, query.page_size, now, due_soon_days
+        total = await capped_count(conn, listing.count)
+        rows, page = await _page(
+            conn, _paged(listing, query.sort), {}, total, query.page, query.page_size, now, due_soon_days
         )
     return Page(rows, total, page, query.page_size)

@@ -17,12 +17,15 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.adapters import orm
+from workflow.adapters.repository import unit_from_row
+from workflow.domain.units import Actor, StaffRole
 from workflow.passwords import hash_password, needs_rehash, verify_password
+from workflow.service_layer.inbox import Db, connection
 from workflow.service_layer.staff_tables import staff_auth_state, staff_login_log
 
 logger = logging.getLogger(__name__)
@@ -173,21 +176,49 @@ async def _succeeded(
     logger.info("staff account %s signed in", user.id)
 
 
-async def session_valid(engine: AsyncEngine, user_id: str, signed_in_at: datetime) -> bool:
-    """False once the account is disabled, its password changed, or an administrator ended its sessions."""
-    s, st = orm.staff_users, staff_auth_state
-    query = (
-        select(s.c.active, s.c.password_changed_at, st.c.sessions_valid_from)
-        .select_from(s.outerjoin(st, st.c.user_id == s.c.id))
-        .where(s.c.id == user_id)
-    )
-    async with engine.connect() as conn:
-        row = (await conn.execute(query)).first()
-    if row is None or not row.active:
+def _valid(row: Any, signed_in_at: datetime) -> bool:
+    if row is None or not row.user_active:
         return False
     changed = aware(row.password_changed_at)
     valid_from = aware(row.sessions_valid_from)
     return (changed is None or signed_in_at >= changed) and (valid_from is None or signed_in_at >= valid_from)
+
+
+def _checked_query() -> Select[Any]:
+    """The account's state and its unit, in one query; built once, the user a bound parameter."""
+    s, st, u = orm.staff_users, staff_auth_state, orm.units
+    return (
+        select(
+            s.c.active.label("user_active"),
+            s.c.full_name,
+            s.c.role,
+            s.c.password_changed_at,
+            st.c.sessions_valid_from,
+            u,
+        )
+        .select_from(s.join(u, u.c.id == s.c.unit_id).outerjoin(st, st.c.user_id == s.c.id))
+        .where(s.c.id == bindparam("user_id"))
+    )
+
+
+_CHECKED: Final = _checked_query()
+
+
+async def session_valid(engine: AsyncEngine, user_id: str, signed_in_at: datetime) -> bool:
+    """False once the account is disabled, its password changed, or an administrator ended its sessions."""
+    return await checked_actor(engine, user_id, signed_in_at) is not None
+
+
+async def checked_actor(db: Db, user_id: str, signed_in_at: datetime) -> Actor | None:
+    """The signed-in staff user as the domain sees them (unit, role), or None when their session no longer
+    counts (``session_valid``). One query, so a staff page pays one round trip for both; read from the
+    database on every page, never cached: a password, role or unit change ends sessions in every process
+    at once."""
+    async with connection(db) as conn:
+        row = (await conn.execute(_CHECKED, {"user_id": user_id})).first()
+    if not _valid(row, signed_in_at):
+        return None
+    return Actor.staff(user_id, row.full_name, unit_from_row(row), StaffRole(row.role))
 
 
 async def end_sessions(conn: AsyncConnection, user_id: str, now: datetime) -> None:

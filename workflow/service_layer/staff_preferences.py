@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workflow.service_layer.inbox import Db, Sort, connection
@@ -39,11 +39,12 @@ class Preferences:
 DEFAULT_PREFERENCES: Final = Preferences()
 
 
+_READ: Final = select(staff_preferences).where(staff_preferences.c.user_id == bindparam("user_id"))
+
+
 async def preferences(db: Db, user_id: str) -> Preferences:
     async with connection(db) as conn:
-        row = (
-            await conn.execute(select(staff_preferences).where(staff_preferences.c.user_id == user_id))
-        ).first()
+        row = (await conn.execute(_READ, {"user_id": user_id})).first()
     if row is None:
         return DEFAULT_PREFERENCES
     return clean_preferences(json.loads(row.columns), row.sort, row.page_size)

@@ -6,12 +6,13 @@ handler, so a button shown by mistake (or a form replayed from another screen) s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.adapters import orm
 from workflow.adapters.repository import unit_from_row
@@ -19,6 +20,7 @@ from workflow.domain.model import Assignment, AssignmentState, Request
 from workflow.domain.units import ROUTING_TARGETS, SUB_UNIT_KINDS, Actor, UnitKind, UnitRef
 from workflow.identity import mask_phone, mask_tckn
 from workflow.service_layer import views
+from workflow.service_layer.inbox import Db, connection, reading
 from workflow.service_layer.unit_of_work import AbstractUnitOfWork
 
 PICKER_LIMIT: Final = 20
@@ -58,6 +60,8 @@ class StaffRequestPage:
     mine: Assignment | None  # the viewer's unit's open (or else latest) assignment
     allowed: Allowed
     sub_units: list[UnitRef] = field(default_factory=list)  # a Valilik's own sub-units (forward form)
+    provinces: list[tuple[int, str]] = field(default_factory=list)  # MİGM's picker: (plate, il name)
+    files: list[Any] = field(default_factory=list)  # what request_page's ``files`` found
 
 
 def my_assignment(request: Request, actor: Actor) -> Assignment | None:
@@ -98,23 +102,36 @@ def allowed_actions(request: Request, actor: Actor) -> Allowed:
     )
 
 
-async def _muhtar(engine: AsyncEngine, muhtar_id: str) -> Muhtar | None:
-    profile = await views.muhtar_profile(engine, muhtar_id)
-    async with engine.connect() as conn:
-        tckn = (await conn.execute(select(orm.muhtars.c.tckn).where(orm.muhtars.c.id == muhtar_id))).scalar()
-    if profile is None or tckn is None:
+_MUHTAR: Final = (
+    select(
+        orm.muhtars.c.full_name,
+        orm.muhtars.c.tckn,
+        orm.muhtars.c.phone_e164,
+        orm.muhtarliks.c.name.label("muhtarlik_name"),
+        orm.muhtarliks.c.district_name,
+        orm.muhtarliks.c.province_name,
+    )
+    .join(orm.muhtarliks, orm.muhtarliks.c.id == orm.muhtars.c.muhtarlik_id)
+    .where(orm.muhtars.c.id == bindparam("muhtar_id"), orm.muhtars.c.active.is_(True))
+)
+
+
+async def _muhtar(db: Db, muhtar_id: str) -> Muhtar | None:
+    async with connection(db) as conn:
+        row = (await conn.execute(_MUHTAR, {"muhtar_id": muhtar_id})).first()
+    if row is None:
         return None
     return Muhtar(
-        profile.full_name,
-        mask_tckn(tckn),
-        mask_phone(profile.phone_e164),
-        profile.muhtarlik_name,
-        profile.district_name,
-        profile.province_name,
+        row.full_name,
+        mask_tckn(row.tckn),
+        mask_phone(row.phone_e164),
+        row.muhtarlik_name,
+        row.district_name,
+        row.province_name,
     )
 
 
-async def sub_units_of(engine: AsyncEngine, valilik_id: int) -> list[UnitRef]:
+async def sub_units_of(db: Db, valilik_id: int) -> list[UnitRef]:
     u = orm.units
     query = (
         select(u)
@@ -123,8 +140,11 @@ async def sub_units_of(engine: AsyncEngine, valilik_id: int) -> list[UnitRef]:
         )
         .order_by(u.c.kind, u.c.name)
     )
-    async with engine.connect() as conn:
+    async with connection(db) as conn:
         return [unit_from_row(row) for row in (await conn.execute(query)).all()]
+
+
+Files = Callable[[AsyncConnection, Request], Awaitable[list[Any]]]
 
 
 async def request_page(
@@ -134,18 +154,22 @@ async def request_page(
     number: int,
     source_addr: str | None,
     now: datetime,
+    files: Files | None = None,
 ) -> StaffRequestPage:
-    """The page's data; raises NotFound for a request the viewer may not see (the opening is logged)."""
+    """The page's data; raises NotFound for a request the viewer may not see (the opening is logged).
+
+    Two connections, one after the other: the unit of work reads the request and writes the access log,
+    then one read-only connection serves the rest (muhtar, sub-units, the picker's il list and ``files``:
+    the web layer's attachment lookup)."""
     viewer, request = await views.request_for_staff(uow, user_id, number, source_addr, now)
     allowed = allowed_actions(request, viewer)
-    subs = await sub_units_of(engine, viewer.unit.id) if allowed.forward and viewer.unit else []
+    async with reading(engine) as conn:
+        muhtar = await _muhtar(conn, request.muhtar_id)
+        subs = await sub_units_of(conn, viewer.unit.id) if allowed.forward and viewer.unit else []
+        il_list = await provinces(conn) if allowed.route else []
+        found = await files(conn, request) if files is not None else []
     return StaffRequestPage(
-        viewer,
-        request,
-        await _muhtar(engine, request.muhtar_id),
-        my_assignment(request, viewer),
-        allowed,
-        subs,
+        viewer, request, muhtar, my_assignment(request, viewer), allowed, subs, il_list, found
     )
 
 
@@ -176,7 +200,7 @@ async def units_by_id(engine: AsyncEngine, ids: list[int]) -> list[UnitRef]:
     return sorted((unit_from_row(row) for row in rows), key=lambda x: ids.index(x.id))
 
 
-async def provinces(engine: AsyncEngine) -> list[tuple[int, str]]:
+async def provinces(db: Db) -> list[tuple[int, str]]:
     """(plate code, name) of every il, read from the Valilik names ("Ankara Valiliği" → "Ankara")."""
     u = orm.units
     query = (
@@ -184,7 +208,7 @@ async def provinces(engine: AsyncEngine) -> list[tuple[int, str]]:
         .where(u.c.kind == UnitKind.VALILIK.value, u.c.province_id.is_not(None))
         .order_by(u.c.province_id)
     )
-    async with engine.connect() as conn:
+    async with connection(db) as conn:
         rows = (await conn.execute(query)).all()
     return [(int(row.province_id), row.name.removesuffix(VALILIK_SUFFIX)) for row in rows]
 
