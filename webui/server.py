@@ -45,15 +45,17 @@ async def start_web(
     bus: MessageBus | None = None,
     *,
     simulator: Simulator | None = None,
+    reuse_port: bool = False,
 ) -> WebServer:
     """Start serving on settings.web.host:port; ``engine``, ``bus`` and ``simulator`` stay the caller's.
 
     With ``simulator`` (the embedded default's SMSC simulator) staff also get its page, /personel/simulator.
+    ``reuse_port``: several processes listen on the same port and the kernel spreads connections over them.
     """
     app = init_app(settings, engine=engine, bus=bus, simulator=simulator)
     runner = web.AppRunner(app, access_log=None)  # access lines would carry request numbers and addresses
     await runner.setup()
-    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    site = web.TCPSite(runner, settings.web.host, settings.web.port, reuse_port=reuse_port or None)
     await site.start()
     server = WebServer(runner)
     logger.info("web server listening on %s", ", ".join(server.addresses))

@@ -111,6 +111,8 @@ class WebSettings(_Section):
     secret_key: str = setting("", secret=True)
     # Empty: derived as http://<host>:<port>.
     base_url: str = setting("", url_with_scheme("http", "https", allow_empty=True))
+    # Processes of `muhtar web` sharing the port (SO_REUSEPORT); 0: one per CPU core. `muhtar run` uses one.
+    workers: int = setting(1, int_between(0, 64))
 
 
 @dataclass(frozen=True, repr=False)

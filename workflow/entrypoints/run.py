@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import pickle
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -109,24 +111,96 @@ async def run(settings: Settings, _args: argparse.Namespace) -> int:
     return await run_system(settings, stopping)
 
 
-async def run_web(settings: Settings, _args: argparse.Namespace) -> int:
-    """`muhtar web`: the web server alone; the outbox rows it commits are published by `muhtar workflow`."""
-    from webui.server import start_web
+def web_workers(settings: Settings) -> int:
+    """How many processes `muhtar web` serves with (``web.workers``; 0 = one per CPU core)."""
+    return settings.web.workers or os.cpu_count() or 1
 
+
+async def run_web(settings: Settings, _args: argparse.Namespace) -> int:
+    """`muhtar web`: the web server alone; the outbox rows it commits are published by `muhtar workflow`.
+
+    With ``web.workers`` above one this process starts that many copies of itself, each with its own event
+    loop and database pool, all listening on the same port (SO_REUSEPORT: the kernel spreads connections),
+    and stops them all on SIGTERM/SIGINT; if one dies, the rest are stopped too and the exit code says so,
+    so the service manager restarts the whole set.
+    """
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stopping.set)
+    count = web_workers(settings)
+    if count == 1:
+        return await _serve_web(settings, stopping, reuse_port=False)
+    return await _supervise_web(settings, count, stopping)
+
+
+async def _serve_web(settings: Settings, stopping: asyncio.Event, *, reuse_port: bool) -> int:
+    from webui.server import start_web
+
     engine = create_engine(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
     try:
         services = bootstrap(settings, engine=engine)
-        web = await start_web(settings, engine, services.commands)
-        print(f"web: {settings.web.base_url}", file=sys.stderr, flush=True)
+        web = await start_web(settings, engine, services.commands, reuse_port=reuse_port)
+        print(f"web: {settings.web.base_url} (process {os.getpid()})", file=sys.stderr, flush=True)
         await stopping.wait()
         await web.stop()
     finally:
         await engine.dispose()
     return 0
+
+
+# A worker reads the parent's settings (already loaded and checked) from its stdin: no second parse that
+# could differ, and the secret key never appears on a command line or in the environment.
+_WORKER_CODE = "import sys; from workflow.entrypoints.run import web_worker; sys.exit(web_worker())"
+
+
+def web_worker() -> int:
+    """Entry of one `muhtar web` worker process (started by ``_supervise_web``)."""
+    from workflow.entrypoints.cli import configure_logging
+
+    settings = pickle.loads(sys.stdin.buffer.read())  # our own parent's pipe
+    if not isinstance(settings, Settings):
+        return 2
+    configure_logging(settings.logging.level)
+
+    async def main() -> int:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stopping.set)
+        loop.add_signal_handler(signal.SIGINT, lambda: None)  # Ctrl+C reaches the group: the parent decides
+        return await _serve_web(settings, stopping, reuse_port=True)
+
+    return asyncio.run(main())
+
+
+async def _supervise_web(settings: Settings, count: int, stopping: asyncio.Event) -> int:
+    payload = pickle.dumps(settings)
+    children: list[asyncio.subprocess.Process] = []
+    failed = True
+    try:
+        for _ in range(count):
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _WORKER_CODE, stdin=asyncio.subprocess.PIPE
+            )
+            assert child.stdin is not None
+            child.stdin.write(payload)
+            child.stdin.close()
+            children.append(child)
+        logger.info("web: %d worker processes on port %d", count, settings.web.port)
+        stop_task = asyncio.ensure_future(stopping.wait())
+        exits = [asyncio.ensure_future(child.wait()) for child in children]
+        await asyncio.wait([stop_task, *exits], return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        failed = not stopping.is_set()
+        if failed:
+            logger.error("web: a worker process exited; stopping the others")
+    finally:
+        for child in children:
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signal.SIGTERM)
+        codes = [await child.wait() for child in children]
+    return 1 if failed or any(codes) else 0
