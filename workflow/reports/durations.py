@@ -5,7 +5,9 @@
 - closing: the last unit completion → MİGM's conclusion, per province;
 - whole: filing → conclusion, per province.
 Request-level steps are grouped by the province of the muhtarlık the request came from and read the
-trigger-kept ``report_requests`` row (first routing and last completion are kept there).
+trigger-kept ``report_requests`` row (its generated ``*_seconds`` columns); unit work reads ``report_work``
+(one row per completed assignment, kept by triggers). Both are in whole seconds with ``(group, seconds)``
+indexes, so PostgreSQL feeds each group's values to the percentile already sorted from an index-only scan.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from sqlalchemy import and_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Subquery
 
-from workflow.adapters.orm import assignments, units
-from workflow.domain.vocabulary import AssignmentState
-from workflow.reports.filters import Filters, assigned_window, fact_clause
+from workflow.adapters.orm import units
+from workflow.reports.filters import Filters, fact_clause, work_dates
 from workflow.reports.places import province_label
 from workflow.reports.schema import report_requests as rr
+from workflow.reports.schema import report_work as rw
 from workflow.reports.scope import Scope
-from workflow.reports.sqlparts import percentiles, seconds_between
+from workflow.reports.sqlparts import percentiles
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
 
 STATS: Final = (
@@ -33,77 +35,71 @@ STATS: Final = (
 PROVINCE: Final = Col("province", "İl")
 UNIT: Final = Col("unit", "Birim")
 
-a = assignments.c
+w = rw.c
 
 
 def _unit_scope(scope: Scope, f: Filters) -> Any:
-    own = a.unit_id == f.unit_id if f.unit_id else true()
-    return and_(scope.unit_clause(a.unit_id), own)
+    own = w.unit_id == f.unit_id if f.unit_id else true()
+    return and_(scope.unit_clause(w.unit_id), own)
 
 
 async def _per_province(conn: AsyncConnection, source: Subquery, name: str, title: str) -> ReportTable:
-    stats = percentiles(conn.dialect.name, source, ["province_id"])
-    query = stats.order_by(stats.selected_columns.province_id)
+    """``source`` has the province as ``g`` and seconds as ``d``."""
+    stats = percentiles(conn.dialect.name, source, ["g"])
+    query = stats.order_by(stats.selected_columns.g)
     rows = []
     for row in (await conn.execute(query)).all():
-        values = {"province": province_label(row.province_id), "n": row.n, "median": row.median, "p90": row.p90}
-        rows.append(Row(values, {"il": str(row.province_id)}))
+        values = {"province": province_label(row.g), "n": row.n, "median": row.median, "p90": row.p90}
+        rows.append(Row(values, {"il": str(row.g)}))
     return ReportTable(name, title, (PROVINCE, *STATS), rows)
 
 
-def _request_step(conn: AsyncConnection, scope: Scope, f: Filters, start: Any, end: Any) -> Subquery:
-    d = seconds_between(conn.dialect.name, start, end)
+def _request_step(scope: Scope, f: Filters, seconds: Any) -> Subquery:
     return (
-        select(rr.c.province_id, d.label("d"))
-        .where(start.is_not(None), end.is_not(None), scope.request_clause(rr.c.request_id), fact_clause(f))
+        select(rr.c.province_id.label("g"), seconds.label("d"))
+        .where(seconds.is_not(None), scope.request_clause(rr.c.request_id), fact_clause(f))
         .subquery("step")
     )
 
 
 async def triage(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    source = _request_step(conn, scope, f, rr.c.created_at, rr.c.first_routed_at)
+    source = _request_step(scope, f, rr.c.triage_seconds)
     return await _per_province(conn, source, "sure-yonlendirme", "Başvurudan ilk yönlendirmeye (MİGM)")
 
 
-def _unit_work(conn: AsyncConnection, scope: Scope, f: Filters) -> Subquery:
-    d = seconds_between(conn.dialect.name, a.assigned_at, a.completed_at)
+def _unit_work(scope: Scope, f: Filters, group: Any) -> Subquery:
+    """Completed assignments' work seconds with ``group`` (the unit or its province). Dates filter the
+    request's filing time kept on the row itself; only other request filters join the request summary."""
+    joined = f.narrows_beyond_dates
     return (
-        select(a.unit_id, units.c.province_id, d.label("d"))
-        .select_from(
-            (assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments)
-            .join(units, units.c.id == a.unit_id)
-        )
-        .where(
-            a.state == AssignmentState.COMPLETED.value,
-            fact_clause(f) if f.narrows_requests else true(),
-            assigned_window(f),
-            _unit_scope(scope, f),
-        )
+        select(group.label("g"), w.seconds.label("d"))
+        .select_from(rw.join(rr, rr.c.request_id == w.request_id) if joined else rw)
+        .where(fact_clause(f) if joined else work_dates(f), _unit_scope(scope, f))
         .subquery("unit_work")
     )
 
 
 async def unit_work_per_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    stats = percentiles(conn.dialect.name, _unit_work(conn, scope, f), ["unit_id"]).subquery("stats")
-    query = select(units.c.name, stats).join(units, units.c.id == stats.c.unit_id).order_by(units.c.name)
+    stats = percentiles(conn.dialect.name, _unit_work(scope, f, w.unit_id), ["g"]).subquery("stats")
+    query = select(units.c.name, stats).join(units, units.c.id == stats.c.g).order_by(units.c.name)
     rows = [
-        Row({"unit": row.name, "n": row.n, "median": row.median, "p90": row.p90}, {"birim": str(row.unit_id)})
+        Row({"unit": row.name, "n": row.n, "median": row.median, "p90": row.p90}, {"birim": str(row.g)})
         for row in (await conn.execute(query)).all()
     ]
     return ReportTable("sure-birim", "Birimde görevin tamamlanması (birime göre)", (UNIT, *STATS), rows)
 
 
 async def unit_work_per_province(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    source = _unit_work(conn, scope, f)
+    source = _unit_work(scope, f, w.unit_province_id)
     return await _per_province(conn, source, "sure-birim-il", "Birimde görevin tamamlanması (birimin iline göre)")
 
 
 async def closing(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    source = _request_step(conn, scope, f, rr.c.last_completed_at, rr.c.concluded_at)
+    source = _request_step(scope, f, rr.c.closing_seconds)
     return await _per_province(conn, source, "sure-sonuclandirma", "Son tamamlamadan sonuçlandırmaya (MİGM)")
 
 
 async def whole(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    source = _request_step(conn, scope, f, rr.c.created_at, rr.c.concluded_at)
+    source = _request_step(scope, f, rr.c.whole_seconds)
     return await _per_province(conn, source, "sure-toplam", "Başvurudan sonuçlanmaya")
 

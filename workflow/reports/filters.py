@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, exists, select, true
 from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests
 from workflow.domain.vocabulary import Channel, RequestKind, RequestState
 from workflow.reports.schema import report_requests as rr
+from workflow.reports.schema import report_work
 
 ISTANBUL: Final = ZoneInfo("Europe/Istanbul")
 #: A date range longer than this is refused (a typo like 0202 would otherwise scan centuries).
@@ -69,6 +70,11 @@ class Filters:
         """True when some filter leaves requests out (otherwise joins to the request summary can go)."""
         return any((self.start, self.end, self.kind, self.state, self.channel, self.province_id,
                     self.district_id, self.unit_id))
+
+    @property
+    def narrows_beyond_dates(self) -> bool:
+        """True when a filter other than the date range leaves requests out."""
+        return any((self.kind, self.state, self.channel, self.province_id, self.district_id, self.unit_id))
 
     def with_(self, **changes: object) -> Filters:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -155,6 +161,16 @@ def fact_clause(f: Filters) -> ColumnElement[bool]:
     if f.unit_id:
         held = assignments.alias("filter_assignment")
         parts.append(exists().where(held.c.request_id == rr.c.request_id, held.c.unit_id == f.unit_id))
+    return and_(true(), *parts)
+
+
+def work_dates(f: Filters) -> ColumnElement[bool]:
+    """The date range on ``report_work``, which keeps each request's filing time beside the work."""
+    parts: list[ColumnElement[bool]] = []
+    if f.start:
+        parts.append(report_work.c.request_created_at >= local_day_start(f.start))
+    if f.end:
+        parts.append(report_work.c.request_created_at < local_day_start(f.end + timedelta(days=1)))
     return and_(true(), *parts)
 
 

@@ -1,4 +1,5 @@
-"""Report tables and indexes on the shared metadata (created by migration 0008_reports).
+"""Report tables and indexes on the shared metadata (created by migrations 0008_reports and
+0010_report_summaries; the migrations hold the triggers and the dialects' generated-column expressions).
 
 ``report_requests`` holds one narrow row per request with what the request-level reports read — filing
 time, kind, channel, muhtar-facing state, the muhtarlık's province and district at filing, the first
@@ -6,11 +7,17 @@ routing, the last unit completion and the conclusion — so those reports scan o
 joining requests, muhtars, muhtarlıks and grouping millions of assignments. Database triggers (defined in
 the migration, for PostgreSQL and SQLite) keep it in step with every insert and update of ``requests`` and
 ``assignments``, whichever code path writes them; no application code has to remember it.
+
+Durations are kept in whole seconds where the percentiles read them: three generated columns of
+``report_requests`` (the database derives them from the row's times) and ``report_work``, one narrow row per
+completed assignment kept by triggers. Their ``(group, seconds)`` indexes hand each province's or unit's
+durations to the median/p90 already in order, so a page reads narrow index entries instead of sorting
+millions of joined rows. Results are exact (nearest rank) to the second.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, SmallInteger, String, Table
+from sqlalchemy import Column, Computed, ForeignKey, Index, Integer, SmallInteger, String, Table
 
 from workflow.adapters.orm import assignments, metadata, requests, utc_datetime
 
@@ -29,8 +36,32 @@ report_requests = Table(
     Column("first_routed_at", utc_datetime(), nullable=True),
     Column("last_completed_at", utc_datetime(), nullable=True),
     Column("concluded_at", utc_datetime(), nullable=True),
+    # Whole seconds of each request-level step (generated; the SQLite migration spells them with julianday).
+    Column("triage_seconds", Integer, Computed("CAST(EXTRACT(EPOCH FROM (first_routed_at - created_at)) AS integer)")),
+    Column("closing_seconds", Integer,
+           Computed("CAST(EXTRACT(EPOCH FROM (concluded_at - last_completed_at)) AS integer)")),
+    Column("whole_seconds", Integer, Computed("CAST(EXTRACT(EPOCH FROM (concluded_at - created_at)) AS integer)")),
     Index("ix_report_requests_created", "created_at"),
     Index("ix_report_requests_province_created", "province_id", "created_at"),
+    Index("ix_report_requests_province_triage", "province_id", "triage_seconds"),
+    Index("ix_report_requests_province_closing", "province_id", "closing_seconds"),
+    Index("ix_report_requests_province_whole", "province_id", "whole_seconds"),
+)
+
+#: One row per completed assignment: who did the work, the request's filing time, and how long it took.
+report_work = Table(
+    "report_work",
+    metadata,
+    Column("assignment_id", String(32), ForeignKey("assignments.id", ondelete="CASCADE"), primary_key=True),
+    Column("request_id", String(32), nullable=False),
+    Column("unit_id", Integer, nullable=False),
+    Column("unit_province_id", SmallInteger, nullable=True),
+    Column("request_created_at", utc_datetime(), nullable=False),
+    Column("seconds", Integer, nullable=False),  # assignment → completion
+    Index("ix_report_work_unit_seconds", "unit_id", "seconds"),
+    Index("ix_report_work_province_seconds", "unit_province_id", "seconds"),
+    Index("ix_report_work_created", "request_created_at"),
+    Index("ix_report_work_request", "request_id"),
 )
 
 # Requests by filing time (date ranges); open assignments by due date (overdue counts, on-time rate);
