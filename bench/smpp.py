@@ -62,7 +62,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smsc(port: int, receipts_delay_s: float) -> Iterator[None]:
+def smsc(port: int, receipts_delay_s: float) -> Iterator[int]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -82,7 +82,7 @@ def smsc(port: int, receipts_delay_s: float) -> Iterator[None]:
     assert proc.stdout is not None
     proc.stdout.readline()  # "listening <port>"
     try:
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -152,9 +152,77 @@ async def settled(engine: AsyncEngine) -> int:
         )
 
 
+def _cpu_s(pid: int) -> float:
+    """utime + stime of one process (all its threads), in seconds; 0 if it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+async def _db_backends(engine: AsyncEngine | None) -> list[int]:
+    """The PostgreSQL backends serving the bench's own database (other sessions' work is not counted)."""
+    if engine is None or engine.dialect.name != "postgresql":
+        return []
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [int(pid) for pid in (await conn.execute(query)).scalars()]
+
+
+class CpuMeter:
+    """CPU seconds spent by this process, the SMSC simulator, RabbitMQ and the bench database's backends."""
+
+    def __init__(self, smsc_pid: int, workflow_pid: int = 0) -> None:
+        self.smsc_pid = smsc_pid
+        self.workflow_pid = workflow_pid
+        self.beam = _pids_named("beam.smp")
+        self.start: dict[str, float] = {}
+        self.backends: dict[int, float] = {}
+
+    def _self(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    async def begin(self, engine: AsyncEngine | None) -> None:
+        self.start = {
+            "this": self._self(),
+            "smsc": _cpu_s(self.smsc_pid),
+            "rabbitmq": sum(_cpu_s(p) for p in self.beam),
+            "workflow": _cpu_s(self.workflow_pid) if self.workflow_pid else 0.0,
+        }
+        self.backends = {pid: _cpu_s(pid) for pid in await _db_backends(engine)}
+
+    async def end(self, engine: AsyncEngine | None) -> dict[str, float]:
+        used = {
+            "this": self._self() - self.start["this"],
+            "smsc": _cpu_s(self.smsc_pid) - self.start["smsc"],
+            "rabbitmq": sum(_cpu_s(p) for p in self.beam) - self.start["rabbitmq"],
+        }
+        if self.workflow_pid:
+            used["workflow"] = _cpu_s(self.workflow_pid) - self.start["workflow"]
+        pids = await _db_backends(engine)
+        used["postgres"] = sum(_cpu_s(pid) - self.backends.get(pid, 0.0) for pid in pids)
+        return used
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    with smsc(port, 0.0):
+    with smsc(port, 0.0) as smsc_pid:
         async with contextlib.AsyncExitStack() as stack:
             url = stack.enter_context(rabbit_vhost()) if args.bus == "rabbitmq" else ""
             bus: Bus = (
@@ -166,11 +234,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stack.push_async_callback(bus.stop)
             ids = [uuid.uuid4().hex for _ in range(args.count)]
             engine = None
+            workflow_pid = 0
             seen = {"ok": 0}
             if args.db != "none":
                 engine = await stack.enter_async_context(_engine(args.db))
                 await queue_rows(engine, ids)
-                await _start_workflow(stack, engine, bus, args)
+                if args.workflow_process:
+                    workflow_pid = stack.enter_context(_workflow_child(url, engine, args))
+                else:
+                    await _start_workflow(stack, engine, bus, args)
             else:
 
                 async def count(envelope: Envelope) -> None:
@@ -195,6 +267,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 encoding="turkish_shift",
             )
             gateway = Gateway(config, bus)
+            meter = CpuMeter(smsc_pid, workflow_pid)
+            await meter.begin(engine)
             started = time.perf_counter()
             await gateway.start(prefetch=args.prefetch)
             stack.push_async_callback(gateway.stop)
@@ -204,8 +278,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - started
+            cpu = await meter.end(engine)
+            load = os.getloadavg()
             return {
                 "bus": args.bus,
+                "workflow": "own process" if args.workflow_process else "same process",
                 "db": args.db,
                 "window": args.window,
                 "count": args.count,
@@ -214,6 +291,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "per_s": round(args.count / elapsed),
                 "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "stats": gateway.connector.stats,
+                # CPU per SMS (ms): steadier than SMS/s on a shared machine; "this" = gateway + bus client
+                # (+ the workflow consumer with --db), "postgres" = the bench database's backends only.
+                "cpu_ms_per_sms": {k: round(1000 * v / args.count, 3) for k, v in cpu.items()},
+                "cpu_ms_per_sms_total": round(1000 * sum(cpu.values()) / args.count, 3),
+                "loadavg_end": [round(x, 1) for x in load],
             }
 
 
@@ -247,6 +329,43 @@ async def _start_workflow(
     stack.push_async_callback(service.stop)
 
 
+@contextlib.contextmanager
+def _workflow_child(amqp_url: str, engine: AsyncEngine, args: argparse.Namespace) -> Iterator[int]:
+    """The workflow service in its own process, as deployed (``muhtar workflow`` next to ``muhtar gateway``)."""
+    db_url = engine.url.render_as_string(hide_password=False)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child-workflow", amqp_url, db_url, "--prefetch", str(args.prefetch)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError("the workflow child did not start")
+    try:
+        yield proc.pid
+    finally:
+        proc.stdin.close()  # the child stops its service and bus when its stdin closes
+        proc.wait(30)
+
+
+async def _child_workflow(amqp_url: str, db_url: str, prefetch: int) -> None:
+    from workflow.adapters.db import create_engine
+
+    bus = RabbitMQBus(amqp_url, dead_letters=NullDeadLetters(), prefetch=prefetch)
+    await bus.start()
+    engine = create_engine(db_url, pool_size=10)
+    stack = contextlib.AsyncExitStack()
+    args = argparse.Namespace(prefetch=prefetch)
+    await _start_workflow(stack, engine, bus, args)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await stack.aclose()
+    await bus.stop()
+    await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bus", choices=["inprocess", "rabbitmq"], default="inprocess")
@@ -255,7 +374,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--prefetch", type=int, default=200)
     parser.add_argument("--receipts", action="store_true", help="ask for delivery receipts (twice the PDUs)")
+    parser.add_argument(
+        "--workflow-process",
+        action="store_true",
+        help="with --bus rabbitmq and --db: run the workflow service in its own process, as deployed",
+    )
+    parser.add_argument("--child-workflow", nargs=2, metavar=("AMQP_URL", "DB_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_workflow:
+        asyncio.run(_child_workflow(*args.child_workflow, args.prefetch))
+        return
+    if args.workflow_process and (args.bus != "rabbitmq" or args.db == "none"):
+        parser.error("--workflow-process needs --bus rabbitmq and --db")
     os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     print(asyncio.run(run(args)))
 

@@ -223,6 +223,8 @@ class Connector:
                     sar_segment_seqnum=part.sar[2],
                 )
             jobs.append(self._send_part(index, p.segments, params))
+        if len(jobs) == 1:  # most SMS: no task and no gather future for one part
+            return [await jobs[0]]
         return list(await asyncio.gather(*jobs))
 
     async def _send_part(self, index: int, count: int, params: dict[str, Any]) -> PartResult:

@@ -163,6 +163,7 @@ class SmppLink:
         self.attempts = 0  # connection attempts since the last successful bind (for logs and tests)
         self._wake_pending = False
         self._posts: list[tuple[str, tuple[Any, ...]]] = []
+        self._batch: list[tuple[Any, ...]] = []  # commands issued in this event-loop turn
 
     # --- called from the event loop -----------------------------------------------------------
 
@@ -170,10 +171,25 @@ class SmppLink:
         self._thread.start()
 
     def submit(self, token: int, params: dict[str, Any]) -> None:
-        self._put(("submit", token, time.monotonic(), params))
+        self._later(("submit", token, time.monotonic(), params))
 
     def respond(self, generation: int, bind: int, sequence: int, status: int) -> None:
-        self._put(("respond", generation, bind, sequence, status))
+        self._later(("respond", generation, bind, sequence, status))
+
+    def _later(self, command: tuple[Any, ...]) -> None:
+        """Hand commands over once per event-loop turn: every hand-off wakes the I/O thread, and each
+        wake-up is a GIL exchange between the two threads that costs more than building a PDU. Whatever the
+        loop issues in one turn (a window's worth of submits after a batch of responses) goes together."""
+        self._batch.append(command)
+        if len(self._batch) == 1:
+            self._loop.call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
+        batch, self._batch = self._batch, []
+        for command in batch:
+            self._commands.put(command)
+        if batch:
+            self._wake()
 
     def stop(self, within_s: float = 5.0) -> None:
         """Ask the thread to unbind and exit, and wait for it (blocking: call via ``asyncio.to_thread``)."""
@@ -185,6 +201,9 @@ class SmppLink:
 
     def _put(self, command: tuple[Any, ...]) -> None:
         self._commands.put(command)
+        self._wake()
+
+    def _wake(self) -> None:
         # One wake-up byte per batch, not per command: every write to the socket pair hands the GIL to
         # the I/O thread, and doing that per submit costs more than the submit itself.
         if self._wake_pending:

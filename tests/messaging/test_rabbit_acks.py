@@ -78,3 +78,60 @@ async def test_flush_now_sends_what_was_settled_in_this_turn() -> None:
     acks.ack(2)
     await acks.flush_now()  # no loop turn in between: bus.stop() does this before closing the connection
     assert channel.unacked == {3}
+
+
+@pytest.mark.integration
+@pytest.mark.rabbitmq
+async def test_a_crash_returns_only_the_message_still_being_handled(rabbit_url: str) -> None:
+    """Coalesced acks never cover a delivery whose handler has not finished: after a crash with one message
+    stuck in its handler and later ones done, the broker gives back exactly that one."""
+    from tests.messaging.conftest import TEST_TOPOLOGY, ping, wait_until
+    from tests.messaging.test_rabbit_resilience import ready_messages
+    from workflow.messaging.envelope import Envelope
+    from workflow.messaging.rabbitmq import RabbitMQBus
+
+    first = RabbitMQBus(rabbit_url, exchange="t", topology=TEST_TOPOLOGY)
+    await first.start()
+    stuck = asyncio.Event()
+    done: set[int] = set()
+
+    async def handle(envelope: Envelope) -> None:
+        n = int(envelope.payload["n"])
+        if n == 0:
+            stuck.set()
+            await asyncio.Event().wait()  # never finishes: the process "dies" with it in hand
+        done.add(n)
+
+    for n in range(10):
+        await first.publish("work.item", ping(n))
+    await first.consume("t.work", handle, prefetch=20)
+
+    async def nine_done() -> bool:
+        return stuck.is_set() and len(done) == 9
+
+    await wait_until(nine_done, "messages 1-9 handled while 0 is stuck")
+    for acks in list(first._acks.values()):
+        await acks.flush_now()  # what the loop does on its next turn
+    assert first._connection is not None
+    await first._connection.close()  # a crash as the broker sees it: the channel goes, unacked return
+    for task in list(first._in_flight):
+        task.cancel()
+
+    second = RabbitMQBus(rabbit_url, exchange="t", topology=TEST_TOPOLOGY)
+    await second.start()
+    again: list[int] = []
+
+    async def record(envelope: Envelope) -> None:
+        again.append(int(envelope.payload["n"]))
+
+    await second.consume("t.work", record, prefetch=20)
+    try:
+
+        async def zero_back() -> bool:
+            return 0 in again
+
+        await wait_until(zero_back, "the stuck message redelivered")
+    finally:
+        await second.stop()
+    assert again == [0]  # nothing lost (0 came back), no finished message came back
+    assert await ready_messages(rabbit_url, "t.work") == 0
