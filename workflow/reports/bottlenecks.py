@@ -8,9 +8,10 @@ open overdue work out would flatter exactly the units that are furthest behind.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Final
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
@@ -49,35 +50,47 @@ def _base(scope: Scope, f: Filters) -> Any:
 
 
 def _from(f: Filters) -> Any:
-    """Assignments with their unit; the request summary joins only when a filter needs it (it costs)."""
-    base = assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments
-    return base.join(units, units.c.id == a.unit_id)
-
-
-def _n(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """Assignments; the request summary joins only when a filter needs it (it costs)."""
+    return assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments
 
 
 async def per_unit_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[Any]:
-    """Every per-unit count the bottleneck tables need, in one pass over the assignments."""
-    is_open = a.state.in_(OPEN)
+    """Every per-unit count the bottleneck tables need: one pass over the scope's assignments for the
+    totals (few, simple conditions), one over the open ones only for ages and overdue counts."""
     done = a.state == AssignmentState.COMPLETED.value
-    ages = [_n(and_(is_open, age_clause(key, now))).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
-    query = (
+    # Grouped by unit id alone (no join in the pass over the assignments); names are joined to the result.
+    totals = (
         select(
-            units.c.id, units.c.name, *ages,
-            _n(and_(is_open, a.due_at < now)).label("overdue"),
-            _n(is_open).label("open"),
+            a.unit_id,
             func.count().label("total"),
-            _n(a.state == AssignmentState.HANDED_BACK.value).label("back"),
-            _n(and_(done, a.completed_at <= a.due_at)).label("on"),
-            _n(and_(done, a.completed_at > a.due_at)).label("late_done"),
+            func.count().filter(a.state == AssignmentState.HANDED_BACK.value).label("back"),
+            func.count().filter(and_(done, a.completed_at <= a.due_at)).label("on"),
+            func.count().filter(and_(done, a.completed_at > a.due_at)).label("late_done"),
         )
         .select_from(_from(f))
         .where(_base(scope, f))
-        .group_by(units.c.id, units.c.name)
+        .group_by(a.unit_id)
+        .subquery("totals")
     )
-    return list((await conn.execute(query)).all())
+    named = select(units.c.id, units.c.name, totals.c.total, totals.c.back, totals.c.on, totals.c.late_done).join(
+        units, units.c.id == totals.c.unit_id
+    )
+    ages = [func.count().filter(age_clause(key, now)).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
+    open_counts = (
+        select(a.unit_id, *ages, func.count().filter(a.due_at < now).label("overdue"), func.count().label("open"))
+        .select_from(_from(f))
+        .where(_base(scope, f), a.state.in_(OPEN))
+        .group_by(a.unit_id)
+    )
+    opened = {row.unit_id: row for row in (await conn.execute(open_counts)).all()}
+    empty = {f"b{i}": 0 for i in range(len(AGE_BUCKETS))} | {"overdue": 0, "open": 0}
+    out = []
+    for row in (await conn.execute(named)).all():
+        values = dict(row._mapping)
+        o = opened.get(row.id)
+        values.update({k: getattr(o, k) for k in empty} if o is not None else empty)
+        out.append(SimpleNamespace(**values))
+    return out
 
 
 def open_by_age(counts: list[Any]) -> ReportTable:

@@ -75,19 +75,18 @@ async def by_place(conn: AsyncConnection, scope: Scope, f: Filters, district: bo
 async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     """Requests routed or forwarded to each unit (a request routed to two units counts for both)."""
     a = assignments.c
-    pairs = (
-        select(a.unit_id, a.request_id)
+    # Count per unit id first (PostgreSQL reads the (unit_id, request_id) index in order), names after.
+    per_unit = (
+        select(a.unit_id, func.count(a.request_id.distinct()).label("n"))
         .select_from(assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments)
         .where(fact_clause(f) if f.narrows_requests else true(), assigned_window(f), scope.unit_clause(a.unit_id))
-        .distinct()
-        .subquery("pairs")
+        .group_by(a.unit_id)
+        .subquery("per_unit")
     )
-    n = func.count().label("n")
     query = (
-        select(units.c.id, units.c.name, n)
-        .select_from(pairs.join(units, units.c.id == pairs.c.unit_id))
-        .group_by(units.c.id, units.c.name)
-        .order_by(n.desc(), units.c.name)
+        select(units.c.id, units.c.name, per_unit.c.n)
+        .select_from(per_unit.join(units, units.c.id == per_unit.c.unit_id))
+        .order_by(per_unit.c.n.desc(), units.c.name)
     )
     rows = [Row({"unit": name, "count": n}, {"birim": str(uid)}) for uid, name, n in await _rows(conn, query)]
     return ReportTable("hacim-birim", "Birime göre", (Col("unit", "Birim"), COUNT), rows)
