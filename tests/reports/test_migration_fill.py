@@ -47,6 +47,12 @@ async def test_upgrade_fills_the_summary(old_engine: AsyncEngine):
     assert by_name["sure-yonlendirme"] == {"Ankara": (4, 2), "İzmir": (2, 1)}
     assert by_name["sure-sonuclandirma"] == {"Ankara": (2, 1), "İzmir": (1, 1)}
     assert by_name["sure-toplam"] == {"Ankara": (2, 6), "İzmir": (1, 30)}
+    # 0010_report_summaries fills report_work from the completed assignments (fixture.py: 1v, 1s, 2b, 5b).
+    per_unit = next(t for t in tables if t.name == "sure-birim")
+    assert {r.values["unit"]: (r.values["n"], round(r.values["median"] / DAY, 3)) for r in per_unit.rows} == {
+        "Ankara Valiliği": (1, 5), "Ankara İl Sağlık Müdürlüğü": (1, 3), "Çankaya Belediyesi": (1, 1),
+        "İzmir Büyükşehir Belediyesi": (1, 28),
+    }
     volumes = await section_tables(old_engine, Scope(None), Filters(), NOW, Section.VOLUMES)
     days = next(t for t in volumes if t.name == "hacim-donem")
     assert {r.values["period"]: r.values["count"] for r in days.rows} == {"2026-05-01": 2, "2026-06-01": 5}
