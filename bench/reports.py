@@ -126,7 +126,8 @@ async def fill(name: str, n: int) -> dict[str, int]:
     engine = create_engine(pg_url(name))
     try:
         # Up to the revision before the reports: the bulk rows go in without row triggers, then 0008_reports
-        # fills report_requests in one statement and installs its triggers, as on a live upgrade.
+        # fills report_requests and 0010_report_summaries report_work, each in one statement, and install
+        # their triggers, as on a live upgrade.
         await migrate(engine, "0007_mail")
         t0 = time.perf_counter()
         await load_registry(engine)
@@ -135,8 +136,11 @@ async def fill(name: str, n: int) -> dict[str, int]:
         await engine.dispose()
     conn = await asyncpg.connect(**PG, database=name)
     try:
-        for label, sql in (("muhtars", MUHTARS_SQL), ("requests", REQUESTS_SQL.replace(":n", str(n))),
-                           ("assignments", ASSIGNMENTS_SQL)):
+        for label, sql in (
+            ("muhtars", MUHTARS_SQL),
+            ("requests", REQUESTS_SQL.replace(":n", str(n))),
+            ("assignments", ASSIGNMENTS_SQL),
+        ):
             t0 = time.perf_counter()
             await conn.execute(sql)
             print(f"  {label} in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -147,11 +151,18 @@ async def fill(name: str, n: int) -> dict[str, int]:
             await migrate(engine)
         finally:
             await engine.dispose()
-        print(f"  migration 0008_reports (report_requests filled) in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"  migrations 0008_reports + 0010_report_summaries (report_requests, report_work filled) "
+            f"in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
         # What autovacuum does soon after a bulk load on a live server: statistics and the visibility map
         # (without it index-only scans still visit the table).
         await conn.execute("VACUUM ANALYZE")
-        counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("units", "requests", "assignments", "report_requests")}
+        counts = {
+            t: await conn.fetchval(f"SELECT count(*) FROM {t}")
+            for t in ("units", "requests", "assignments", "report_requests")
+        }
     finally:
         await conn.close()
     return counts
@@ -163,10 +174,14 @@ async def make_users(url: str) -> dict[str, str]:
         async with engine.begin() as conn:
             now = datetime.now(UTC)
             users = {
-                "migm": await create_staff_user(conn, NewStaffUser("bench.migm", "Bench MİGM", "MIGM",
-                                                                   StaffRole.CLERK, PASSWORD), now),
-                "valilik": await create_staff_user(conn, NewStaffUser("bench.ankara", "Bench Ankara", "VAL-06",
-                                                                      StaffRole.CLERK, PASSWORD), now),
+                "migm": await create_staff_user(
+                    conn, NewStaffUser("bench.migm", "Bench MİGM", "MIGM", StaffRole.CLERK, PASSWORD), now
+                ),
+                "valilik": await create_staff_user(
+                    conn,
+                    NewStaffUser("bench.ankara", "Bench Ankara", "VAL-06", StaffRole.CLERK, PASSWORD),
+                    now,
+                ),
             }
     finally:
         await engine.dispose()
@@ -187,7 +202,10 @@ async def time_pages(url: str, users: dict[str, str], rounds: int) -> list[tuple
     engine = create_engine(url)
     now = datetime.now(UTC)
     today = now.date()
-    ranges = {"all (2 years)": Filters(), "last 90 days": Filters(start=today - timedelta(days=90), end=today)}
+    ranges = {
+        "all (2 years)": Filters(),
+        "last 90 days": Filters(start=today - timedelta(days=90), end=today),
+    }
     out: list[tuple[str, float]] = []
     try:
         for who, user_id in users.items():
@@ -233,8 +251,10 @@ async def export(url: str, rows_wanted: int, total: int) -> list[tuple[str, floa
         page = await (await client.get(server.make_url("/personel/giris"))).text()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token, "no CSRF token on the log-in page"
-        await client.post(server.make_url("/personel/giris"),
-                          data={"csrf_token": token.group(1), "kullanici_adi": "bench.migm", "parola": PASSWORD})
+        await client.post(
+            server.make_url("/personel/giris"),
+            data={"csrf_token": token.group(1), "kullanici_adi": "bench.migm", "parola": PASSWORD},
+        )
         for fmt in ("csv", "xlsx"):
             before, size, lines = rss_mb(), 0, 0
             peak = [before]
@@ -255,8 +275,11 @@ async def export(url: str, rows_wanted: int, total: int) -> list[tuple[str, floa
             sampler.cancel()
             peak = [max(peak[0], rss_mb())]
             out.append((fmt, elapsed, peak[0] - before, lines - 1 if fmt == "csv" else size))
-            print(f"  export {fmt}: {elapsed:.1f} s, RSS +{peak[0] - before:.0f} MB, "
-                  f"{'rows' if fmt == 'csv' else 'bytes'} {out[-1][3]:,}", flush=True)
+            print(
+                f"  export {fmt}: {elapsed:.1f} s, RSS +{peak[0] - before:.0f} MB, "
+                f"{'rows' if fmt == 'csv' else 'bytes'} {out[-1][3]:,}",
+                flush=True,
+            )
     await engine.dispose()
     return out
 
