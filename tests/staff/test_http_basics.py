@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.world import World
-from tests.staff.conftest import Browser, StepClock, file, signed_in
+from tests.staff.conftest import Browser, StepClock, csrf_of, file, signed_in
 from workflow.bootstrap import Services
 from workflow.domain import commands as c
 from workflow.service_layer.staff_tables import staff_login_log
@@ -157,3 +157,21 @@ async def test_unit_search_endpoint_is_migm_only(browsers: dict[str, Browser]):
     assert names == ["İzmir Valiliği", "İzmir Büyükşehir Belediyesi"]
     other = await signed_in(browsers, "ankara")
     assert (await other.get("/personel/birimler?ara=İzmir")).status == 404
+
+
+async def test_list_cells_are_escaped(browsers: dict[str, Browser], services: Services, world: World):
+    """The list's cells are built in Python (webui/staff/presenters.row_cells): text is still escaped."""
+    n = await file(services, world, 'Kırık <script>alert(1)</script> & korkuluk "tehlikeli" yazısı.')
+    b = await signed_in(browsers, "migm")
+    await b.get("/personel/gelen-kutusu")
+    assert f">{n}</a>" in b.last_html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; korkuluk" in b.last_html
+    assert "<script>alert" not in b.last_html
+
+
+async def test_server_timing_on_pages_not_on_form_posts(browsers: dict[str, Browser]):
+    b = browsers["visitor"]  # never signed in
+    page = await b.get("/personel/giris")
+    assert page.headers["Server-Timing"].startswith("app;dur=")
+    posted = await b.post("/personel/giris", {"csrf_token": csrf_of(b.last_html), "kullanici_adi": "x"})
+    assert posted.status == 400 and "Server-Timing" not in posted.headers  # log-in timing stays unmeasured

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from webui import flash
 from webui.keys import CLOCK, ENGINE, SETTINGS
-from webui.staff.guard import STAFF_ACTOR, staff_only
+from webui.staff.guard import STAFF_ACTOR, staff_only, staff_reader
 from webui.staff.presenters import staff_page
 from workflow.domain.errors import NotAllowed
 from workflow.domain.units import Actor
@@ -47,27 +48,26 @@ async def viewer(request: web.Request, user_id: str, db: inbox.Db | None = None)
         raise web.HTTPSeeOther(request.app.router["staff_admin_users"].url_for()) from None
 
 
-async def _list_page(request: web.Request, user_id: str, which: str) -> web.Response:
-    """Gelen Kutusu or Görünümler: the person's settings, counts and rows over one connection."""
+async def _list_page(request: web.Request, user_id: str, conn: AsyncConnection, which: str) -> web.Response:
+    """Gelen Kutusu or Görünümler: the check, the person's settings, counts and rows over one connection."""
     app = request.app
     me = await viewer(request, user_id)
-    async with inbox.reading(app[ENGINE]) as conn:
-        prefs = await staff_preferences.preferences(conn, user_id)
-        query = list_query(request, prefs)
-        lister = inbox.inbox if which == "inbox" else inbox.views
-        page = await lister(conn, me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
+    prefs = await staff_preferences.preferences(conn, user_id)
+    query = list_query(request, prefs)
+    lister = inbox.inbox if which == "inbox" else inbox.views
+    page = await lister(conn, me, query, app[CLOCK](), app[SETTINGS].workflow.due_soon_days)
     context = {"page": page, "cols": prefs.columns, "sort": query.sort.value, "search": query.search}
     return await staff_page(request, f"staff/{which}.html", me, which, context)
 
 
-@staff_only
-async def inbox_page(request: web.Request, user_id: str) -> web.Response:
-    return await _list_page(request, user_id, "inbox")
+@staff_reader
+async def inbox_page(request: web.Request, user_id: str, conn: AsyncConnection) -> web.Response:
+    return await _list_page(request, user_id, conn, "inbox")
 
 
-@staff_only
-async def views_page(request: web.Request, user_id: str) -> web.Response:
-    return await _list_page(request, user_id, "views")
+@staff_reader
+async def views_page(request: web.Request, user_id: str, conn: AsyncConnection) -> web.Response:
+    return await _list_page(request, user_id, conn, "views")
 
 
 @staff_only

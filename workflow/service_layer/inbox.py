@@ -315,8 +315,9 @@ def _latest_of_unit(unit_id: int) -> ColumnElement[bool]:
     )
 
 
-def _row(row: Any, now: datetime, due_soon_days: int) -> InboxRow:
-    state = AssignmentState(row.assignment_state) if getattr(row, "assignment_state", None) else None
+def _row(row: Any, now: datetime, due_soon_days: int, unit: bool) -> InboxRow:
+    """``unit``: the row is a unit's assignment (it has the assignment's columns); MİGM's rows do not."""
+    state = AssignmentState(row.assignment_state) if unit and row.assignment_state else None
     due_at = aware(row.due_at)
     is_open = state in OPEN_ASSIGNMENT_STATES if state is not None else row.state != "sonuclanan"
     return InboxRow(
@@ -330,9 +331,9 @@ def _row(row: Any, now: datetime, due_soon_days: int) -> InboxRow:
         muhtarlik_name=row.muhtarlik_name,
         district_name=row.district_name,
         province_name=row.province_name,
-        assignment_id=getattr(row, "assignment_id", None),
+        assignment_id=row.assignment_id if unit else None,
         assignment_state=state,
-        assigned_at=aware(getattr(row, "assigned_at", None)),
+        assigned_at=aware(row.assigned_at) if unit else None,
         due_at=due_at,
         due_status=due_status(due_at, is_open, now, due_soon_days),
     )
@@ -433,7 +434,8 @@ async def _page(
         return [], page
     bound = {**params, "lim": page_size, "off": (page - 1) * page_size}
     rows = (await conn.execute(statement, bound)).all()
-    return [_row(row, now, due_soon_days) for row in rows], page
+    unit = bool(rows) and "assignment_id" in rows[0]._fields
+    return [_row(row, now, due_soon_days, unit) for row in rows], page
 
 
 async def capped_count(conn: AsyncConnection, keys: Select[Any]) -> int:
