@@ -6,7 +6,7 @@ Run: ``.venv/bin/python bench/web_muhtar.py [--muhtars 50000] [--requests 100000
 
 A uniquely named database is created (127.0.0.1:5432, trust auth; MUHTAR_TEST_PG_* overrides as in the tests),
 filled with COPY (muhtarlıks, muhtars, requests with their FILED movement), served by a separate process
-(``--serve``: the real app on one port, the bare handler on another) and dropped at the end. Sessions are
+(bench/common_web.py: the real app on one port, the bare handler on another) and dropped at the end. Sessions are
 made the way log-in makes them (a web_sessions row and an encrypted cookie), so every page request pays the
 real session, CSRF-token and access-log costs. Target: the list page reaches at least a third of the bare
 handler's rate. Figures go in docs/benchmarks.md.
@@ -21,71 +21,42 @@ import json
 import os
 import random
 import secrets
-import signal
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import asyncpg
-from aiohttp import web
 from cryptography.fernet import Fernet
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webui.app import COOKIE_NAME, init_app
+from bench.common_web import (
+    KINDS,
+    PG,
+    SECRET,
+    TABLE_HEAD,
+    WORDS,
+    Sample,
+    Target,
+    closed_loop,
+    pg_url,
+    server_ms,
+    start_servers,
+    stop_servers,
+    table_row,
+)
+from webui.app import COOKIE_NAME
 from webui.crypto import Keys, sha256_hex
 from workflow.adapters.db import create_engine
 from workflow.adapters.migrate import migrate
 from workflow.registry.testdata import make_muhtars
-from workflow.settings import Settings, WebSettings
 
-PG = {
-    "host": os.environ.get("MUHTAR_TEST_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MUHTAR_TEST_PG_PORT", "5432")),
-    "user": os.environ.get("MUHTAR_TEST_PG_USER", "postgres"),
-    "database": os.environ.get("MUHTAR_TEST_PG_DB", "test"),
-}
-SECRET = "bench-" + "s" * 40
 STATES = ("bekleyen",) * 2 + ("yonlendirilen",) * 3 + ("sonuclanan",) * 5
-KINDS = ("sikayet", "istek", "ihbar", "gorus_oneri")
-WORDS = (
-    "mahallemizde",
-    "yol",
-    "su",
-    "kanalizasyon",
-    "park",
-    "aydınlatma",
-    "okul",
-    "çöp",
-    "kaldırım",
-    "köprü",
-    "sağlık",
-    "ocağı",
-    "otobüs",
-    "durağı",
-    "tehlikeli",
-    "acil",
-    "yapılmasını",
-    "rica",
-    "ederiz",
-)
 SAMPLE_MUHTARS = 300
 BATCH = 50_000
-BARE_QUERY = text(
-    "SELECT number, kind, state, created_at, substr(description, 1, 120) AS excerpt FROM requests "
-    "WHERE muhtar_id = :m AND state = 'bekleyen' ORDER BY created_at DESC LIMIT 21"
-)
-
-
-def pg_url(name: str) -> str:
-    return f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
 
 
 # ---------------------------------------------------------------- data
@@ -227,59 +198,7 @@ async def sessions_for(name: str) -> list[tuple[str, int]]:
         await conn.close()
 
 
-# ---------------------------------------------------------------- server process
-async def serve(url: str, port: int, bare_port: int, pre_ping: bool) -> None:
-    engine = create_engine(url, pool_size=10)
-    if not pre_ping:  # what the pool's liveness check (one extra round trip per checkout) costs
-        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
-    settings = Settings(web=WebSettings(secret_key=SECRET, base_url=f"http://127.0.0.1:{port}"))
-
-    async def bare(request: web.Request) -> web.Response:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(BARE_QUERY, {"m": request.query["m"]})).all()
-        return web.json_response(
-            [[r.number, r.kind, r.state, r.created_at.isoformat(), r.excerpt] for r in rows]
-        )
-
-    bare_app = web.Application()
-    bare_app.router.add_get("/bare", bare)
-    runners = [
-        web.AppRunner(init_app(settings, engine=engine), access_log=None),
-        web.AppRunner(bare_app, access_log=None),
-    ]
-    for runner, p in zip(runners, (port, bare_port), strict=True):
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", p).start()
-    print("ready", flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    for runner in runners:
-        await runner.cleanup()
-    await engine.dispose()
-
-
 # ---------------------------------------------------------------- load
-async def load(
-    hits: int, concurrency: int, make: Callable[[int], Awaitable[int]]
-) -> tuple[float, list[float]]:
-    """Run ``hits`` requests, ``concurrency`` at a time; return the elapsed seconds and each latency (ms)."""
-    latencies: list[float] = []
-    counter = iter(range(hits))
-
-    async def worker() -> None:
-        for i in counter:
-            start = time.perf_counter()
-            status = await make(i)
-            latencies.append((time.perf_counter() - start) * 1000)
-            if status != 200:
-                raise SystemExit(f"unexpected HTTP {status}")
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - start, latencies
-
-
 async def measure(
     port: int,
     bare_port: int,
@@ -288,8 +207,8 @@ async def measure(
     hits: int,
     concurrency: int,
     rounds: int,
-    server_pid: int,
-) -> list[tuple[str, float, float, float, float]]:
+    pids: list[int],
+) -> dict[str, Sample]:
     """The targets take turns in ``rounds`` rounds, so a change in machine load hits them alike.
 
     Besides wall-clock figures, the server process's own CPU time per request is measured: it does not
@@ -297,16 +216,16 @@ async def measure(
     """
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
 
-        async def get(url: str, cookie: str | None = None) -> int:
+        async def get(url: str, cookie: str | None = None) -> tuple[int, float | None]:
             headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
             async with http.get(url, headers=headers, allow_redirects=False) as response:
                 await response.read()
-                return response.status
+                return response.status, server_ms(response.headers.get("Server-Timing"))
 
         def person(i: int) -> tuple[str, int]:
             return signed_in[i % len(signed_in)]
 
-        targets: dict[str, Callable[[int], Awaitable[int]]] = {
+        targets: dict[str, Target] = {
             "bare handler, one indexed query": lambda i: get(
                 f"http://127.0.0.1:{bare_port}/bare?m={muhtar_ids[i % len(muhtar_ids)]}"
             ),
@@ -317,27 +236,13 @@ async def measure(
                 f"http://127.0.0.1:{port}/talepler/{person(i)[1]}", person(i)[0]
             ),
         }
-        totals: dict[str, tuple[float, list[float], float]] = {what: (0.0, [], 0.0) for what in targets}
+        totals = {what: Sample() for what in targets}
         for make in targets.values():
-            await load(min(300, hits), concurrency, make)  # warm-up: pools, caches, session touches
+            await closed_loop(min(300, hits), concurrency, make, pids)  # warm-up: pools, caches, sessions
         for _ in range(rounds):
             for what, make in targets.items():
-                cpu_before = cpu_seconds(server_pid)
-                elapsed, latencies = await load(hits // rounds, concurrency, make)
-                cpu = cpu_seconds(server_pid) - cpu_before
-                before = totals[what]
-                totals[what] = (before[0] + elapsed, before[1] + latencies, before[2] + cpu)
-        results = []
-        for what, (elapsed, latencies, cpu) in totals.items():
-            q = statistics.quantiles(latencies, n=100)
-            results.append((what, len(latencies) / elapsed, q[49], q[94], cpu / len(latencies) * 1000))
-        return results
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                totals[what].add(await closed_loop(hits // rounds, concurrency, make, pids))
+        return totals
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -359,27 +264,20 @@ async def main_async(args: argparse.Namespace) -> None:
         ]
         await conn.close()
         port, bare_port = 18080 + random.randrange(500), 18680 + random.randrange(500)
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--serve",
-            pg_url(name),
-            str(port),
-            str(bare_port),
-            "no-pre-ping" if args.no_pre_ping else "pre-ping",
-            stdout=asyncio.subprocess.PIPE,
-        )
+        servers = await start_servers(pg_url(name), port, bare_port, pre_ping=not args.no_pre_ping)
         try:
-            assert server.stdout is not None
-            if (await asyncio.wait_for(server.stdout.readline(), 60)).strip() != b"ready":
-                raise SystemExit("server did not start")
             results = await measure(
-                port, bare_port, signed_in, muhtar_ids, args.hits, args.concurrency, args.rounds, server.pid
+                port,
+                bare_port,
+                signed_in,
+                muhtar_ids,
+                args.hits,
+                args.concurrency,
+                args.rounds,
+                [s.pid for s in servers],
             )
         finally:
-            if server.returncode is None:
-                server.send_signal(signal.SIGTERM)
-            await server.wait()
+            await stop_servers(servers)
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
@@ -388,19 +286,20 @@ async def main_async(args: argparse.Namespace) -> None:
         f"concurrency {args.concurrency}, {args.rounds} interleaved rounds; load average before: "
         f"{os.getloadavg()[0]:.1f}\n"
     )
-    print("| what | requests/s | p50 ms | p95 ms | server CPU ms/request |\n| --- | --- | --- | --- | --- |")
-    for what, rps, p50, p95, cpu_ms in results:
-        print(f"| {what} | {rps:.0f} | {p50:.1f} | {p95:.1f} | {cpu_ms:.2f} |")
+    print(TABLE_HEAD)
+    for what, sample in results.items():
+        print(table_row(what, f"closed loop, {args.concurrency} users", sample))
+    bare, listing = (
+        results["bare handler, one indexed query"].row(),
+        results["TALEP SORGULAMA list page (Bekleyen)"].row(),
+    )
     print(
-        f"\nlist page / bare handler: {results[1][1] / results[0][1]:.2f} by requests/s, "
-        f"{results[0][4] / results[1][4]:.2f} by server CPU per request (target ≥ 0.33)"
+        f"\nlist page / bare handler: {listing[0] / bare[0]:.2f} by requests/s, "
+        f"{bare[5] / listing[5]:.2f} by server CPU per request (target ≥ 0.33)"
     )
 
 
 def main() -> None:
-    if len(sys.argv) == 6 and sys.argv[1] == "--serve":
-        asyncio.run(serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "pre-ping"))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--muhtars", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=1_000_000)

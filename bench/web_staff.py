@@ -1,17 +1,25 @@
-"""Staff inboxes under load: p50/p95 and requests/s of the MİGM inbox, a Valilik inbox (İstanbul, the largest)
-and a staff request page, next to the muhtar-side benchmark's bare handler (one indexed query), all in the
-same run against the same PostgreSQL database.
+"""Staff inboxes under load: the MİGM inbox, a Valilik inbox (İstanbul, the largest) and a staff request page,
+next to the muhtar-side benchmark's bare handler (one indexed query), all in the same run against the same
+PostgreSQL database, under two load models (bench/common_web.py):
+
+- closed loop: 50 users with no think time against the server: capacity, and a p95 that is mostly queueing;
+- think time: 50 users each loading a page, then thinking 1–3 s (uniform), about 25 pages/s offered.
+
+For each: requests/s, client p50/p95 (send to last byte) and server p50/p95 (the app's own Server-Timing
+header, which excludes the wait in the socket backlog), and server CPU per request.
 
 Run: ``.venv/bin/python bench/web_staff.py [--requests 1000000] [--muhtars 50000] [--hits 3000]
-[--concurrency 50]``
+[--concurrency 50] [--think-seconds 40] [--workers 1] [--keep | --database NAME]``
 
 A uniquely named database is created (127.0.0.1:5432, trust auth; MUHTAR_TEST_PG_* overrides as in the
 tests), filled with COPY: MİGM, 81 Valilik each with 10 İl Müdürlüğü and 10 Kaymakamlık, a Büyükşehir and
 10 ilçe Belediyesi per il; muhtars; requests (1 % awaiting triage, 19 % with units, 80 % concluded; İstanbul
 18 %, Ankara 6 %, İzmir 5 %) with about 2.5 assignments each (the il's Valilik; its Belediye for 60 %; one or
-two sub-units for 70 %). The app and the bare handler are served by ``bench/web_muhtar.py --serve`` in a
-separate process; staff sessions are made the way log-in makes them (a web_sessions row and an encrypted
-cookie), so every page pays the real session, staff-session check, counts and access-log costs.
+two sub-units for 70 %). ``--keep`` leaves it for a later ``--database NAME`` run (filling 1 M requests
+takes many minutes on a busy machine); drop it yourself afterwards. The app and the bare handler are served
+by ``--workers`` server processes (bench/common_web.py; several share the port as ``web.workers`` does);
+staff sessions are made the way log-in makes them (a web_sessions row and an encrypted cookie), so every
+page pays the real session, staff-session check, counts and access-log costs.
 Target: p95 ≤ 50 ms server time for the inbox pages. Figures go in docs/benchmarks.md.
 """
 
@@ -24,12 +32,9 @@ import json
 import os
 import random
 import secrets
-import signal
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +46,22 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.web_muhtar import KINDS, PG, SECRET, WORDS, cpu_seconds, load, pg_url  # noqa: E402
+from bench.common_web import (  # noqa: E402
+    KINDS,
+    PG,
+    SECRET,
+    TABLE_HEAD,
+    WORDS,
+    Sample,
+    Target,
+    closed_loop,
+    pg_url,
+    server_ms,
+    start_servers,
+    stop_servers,
+    table_row,
+    think_time,
+)
 from webui.app import COOKIE_NAME  # noqa: E402
 from webui.crypto import Keys, sha256_hex  # noqa: E402
 from workflow.adapters.db import create_engine  # noqa: E402
@@ -308,16 +328,30 @@ async def staff_session(conn: asyncpg.Connection, fernet: Fernet, username: str,
     return fernet.encrypt(json.dumps(data).encode()).decode()
 
 
+async def units_of(conn: asyncpg.Connection) -> Units:
+    """The generated registry's ids, read back from a kept database (``--database``)."""
+    units = Units()
+    rows = await conn.fetch("SELECT code, id FROM units")
+    ids = {row["code"]: row["id"] for row in rows}
+    if ids.get("VAL-34") != units.valilik[34]:
+        raise SystemExit("that database was not filled by this script")
+    return units
+
+
 async def measure(
-    args: argparse.Namespace, name: str, units: Units, port: int, bare_port: int, server_pid: int
-) -> list[tuple[str, float, float, float, float]]:
-    """Wall-clock figures under ``concurrency`` users, and the server process's own CPU time per request
-    (steadier than wall-clock on a shared machine, and what "server time" means without queueing)."""
+    args: argparse.Namespace, name: str, units: Units, port: int, bare_port: int, pids: list[int]
+) -> list[tuple[str, str, Sample]]:
+    """Both load models over the same targets; in the closed loop the targets take turns in ``rounds``
+    rounds so a change in machine load hits them alike. The server processes' own CPU time per request is
+    steadier than wall-clock figures on a shared machine."""
     fernet = Fernet(base64.urlsafe_b64encode(Keys.from_secret(SECRET).cookie))
     conn = await asyncpg.connect(**{**PG, "database": name})
     try:
-        migm = [await staff_session(conn, fernet, f"migm{i}", 1) for i in range(10)]
-        istanbul = [await staff_session(conn, fernet, f"istanbul{i}", units.valilik[34]) for i in range(10)]
+        tag = uuid.uuid4().hex[:6]
+        migm = [await staff_session(conn, fernet, f"migm{tag}{i}", 1) for i in range(10)]
+        istanbul = [
+            await staff_session(conn, fernet, f"istanbul{tag}{i}", units.valilik[34]) for i in range(10)
+        ]
         numbers = [
             r["number"]
             for r in await conn.fetch(
@@ -332,16 +366,17 @@ async def measure(
         ]
     finally:
         await conn.close()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
+    limit = max(args.concurrency, args.users)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http:
 
-        async def get(url: str, cookie: str | None = None) -> int:
+        async def get(url: str, cookie: str | None = None) -> tuple[int, float | None]:
             headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
             async with http.get(url, headers=headers, allow_redirects=False) as response:
                 await response.read()
-                return response.status
+                return response.status, server_ms(response.headers.get("Server-Timing"))
 
         app = f"http://127.0.0.1:{port}"
-        targets: dict[str, Callable[[int], Awaitable[int]]] = {
+        targets: dict[str, Target] = {
             "bare handler, one indexed query (muhtar bench)": lambda i: get(
                 f"http://127.0.0.1:{bare_port}/bare?m={muhtar_ids[i % len(muhtar_ids)]}"
             ),
@@ -358,63 +393,63 @@ async def measure(
                 f"{app}/personel/talepler/{numbers[i % len(numbers)]}", istanbul[i % len(istanbul)]
             ),
         }
-        totals: dict[str, tuple[float, list[float], float]] = {what: (0.0, [], 0.0) for what in targets}
+        closed = {what: Sample() for what in targets}
         for make in targets.values():
-            await load(min(200, args.hits), args.concurrency, make)  # warm-up
+            await closed_loop(min(200, args.hits), args.concurrency, make, pids)  # warm-up
         for _ in range(args.rounds):
             for what, make in targets.items():
-                cpu_before = cpu_seconds(server_pid)
-                elapsed, latencies = await load(args.hits // args.rounds, args.concurrency, make)
-                cpu = cpu_seconds(server_pid) - cpu_before
-                before = totals[what]
-                totals[what] = (before[0] + elapsed, before[1] + latencies, before[2] + cpu)
-    results = []
-    for what, (elapsed, latencies, cpu) in totals.items():
-        q = statistics.quantiles(latencies, n=100)
-        results.append((what, len(latencies) / elapsed, q[49], q[94], cpu / len(latencies) * 1000))
+                closed[what].add(await closed_loop(args.hits // args.rounds, args.concurrency, make, pids))
+        results = [
+            (what, f"closed loop, {args.concurrency} users, no think time", closed[what]) for what in targets
+        ]
+        for what, make in targets.items():
+            sample = await think_time(args.think_seconds, args.users, make, pids)
+            results.append((what, f"{args.users} users, think 1–3 s", sample))
     return results
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    name = f"muhtar_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(**PG)
-    await admin.execute(f"CREATE DATABASE {name}")
+    name = args.database or f"muhtar_bench_{uuid.uuid4().hex[:8]}"
     try:
+        if args.database:
+            conn = await asyncpg.connect(**{**PG, "database": name})
+            try:
+                units = await units_of(conn)
+            finally:
+                await conn.close()
+        else:
+            await admin.execute(f"CREATE DATABASE {name}")
         engine = create_engine(pg_url(name))
-        await migrate(engine)
+        await migrate(engine)  # a kept database gets the newest migrations too
         await engine.dispose()
-        started = time.perf_counter()
-        units, _ = await fill(name, args.muhtars, args.requests)
-        print(f"filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        if not args.database:
+            started = time.perf_counter()
+            units, _ = await fill(name, args.muhtars, args.requests)
+            print(f"filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         port, bare_port = 19080 + random.randrange(500), 19680 + random.randrange(500)
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(ROOT / "bench" / "web_muhtar.py"),
-            "--serve",
-            pg_url(name),
-            str(port),
-            str(bare_port),
-            "pre-ping",  # the project's engine settings
-            stdout=asyncio.subprocess.PIPE,
-        )
+        load_before = os.getloadavg()
+        servers = await start_servers(pg_url(name), port, bare_port, processes=args.workers)
         try:
-            assert server.stdout is not None
-            if (await asyncio.wait_for(server.stdout.readline(), 60)).strip() != b"ready":
-                raise SystemExit("server did not start")
-            results = await measure(args, name, units, port, bare_port, server.pid)
+            results = await measure(args, name, units, port, bare_port, [s.pid for s in servers])
         finally:
-            server.send_signal(signal.SIGTERM)
-            await server.wait()
+            await stop_servers(servers)
+        load_after = os.getloadavg()
     finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if not (args.keep or args.database):
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        elif args.keep:
+            print(f"kept database {name}: drop it when done", file=sys.stderr)
         await admin.close()
     print(
-        f"\n{args.requests:,} requests, {args.muhtars:,} muhtars, {args.hits} hits each, concurrency "
-        f"{args.concurrency}, {args.rounds} interleaved rounds; load average after: {os.getloadavg()[0]:.1f}\n"
+        f"\n{args.requests:,} requests, {args.muhtars:,} muhtars; closed loop: {args.hits} hits each, "
+        f"{args.concurrency} users, {args.rounds} interleaved rounds; think time: {args.users} users, "
+        f"{args.think_seconds:.0f} s each; {args.workers} server process(es); load average 1/5/15 min before "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)}, after {'/'.join(f'{x:.1f}' for x in load_after)}\n"
     )
-    print("| what | requests/s | p50 ms | p95 ms | server CPU ms/request |\n| --- | --- | --- | --- | --- |")
-    for what, rps, p50, p95, cpu_ms in results:
-        print(f"| {what} | {rps:.0f} | {p50:.1f} | {p95:.1f} | {cpu_ms:.2f} |")
+    print(TABLE_HEAD)
+    for what, model, sample in results:
+        print(table_row(what, model, sample))
 
 
 def main() -> None:
@@ -424,6 +459,14 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--users", type=int, default=50, help="users of the think-time model")
+    parser.add_argument(
+        "--think-seconds", type=float, default=40.0, help="how long each think-time run lasts"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument("--keep", action="store_true", help="keep the filled database")
+    kept.add_argument("--database", help="measure on a database kept by an earlier --keep run")
     asyncio.run(main_async(parser.parse_args()))
 
 
