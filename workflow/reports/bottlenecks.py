@@ -54,11 +54,10 @@ def _from(f: Filters) -> Any:
     return assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments
 
 
-async def per_unit_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[Any]:
-    """Every per-unit count the bottleneck tables need: one pass over the scope's assignments for the
-    totals (few, simple conditions), one over the open ones only for ages and overdue counts."""
+async def unit_totals(conn: AsyncConnection, scope: Scope, f: Filters) -> list[Any]:
+    """Per unit: assignments received, handed back, completed on time and late — one pass with few, simple
+    conditions, grouped by unit id alone (names are joined to the small result)."""
     done = a.state == AssignmentState.COMPLETED.value
-    # Grouped by unit id alone (no join in the pass over the assignments); names are joined to the result.
     totals = (
         select(
             a.unit_id,
@@ -75,17 +74,26 @@ async def per_unit_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: 
     named = select(units.c.id, units.c.name, totals.c.total, totals.c.back, totals.c.on, totals.c.late_done).join(
         units, units.c.id == totals.c.unit_id
     )
+    return list((await conn.execute(named)).all())
+
+
+async def open_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> dict[int, Any]:
+    """Per unit id: open assignments by age bucket, overdue and in all — a pass over the open ones only."""
     ages = [func.count().filter(age_clause(key, now)).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
-    open_counts = (
+    query = (
         select(a.unit_id, *ages, func.count().filter(a.due_at < now).label("overdue"), func.count().label("open"))
         .select_from(_from(f))
         .where(_base(scope, f), a.state.in_(OPEN))
         .group_by(a.unit_id)
     )
-    opened = {row.unit_id: row for row in (await conn.execute(open_counts)).all()}
+    return {row.unit_id: row for row in (await conn.execute(query)).all()}
+
+
+def merge_counts(totals: list[Any], opened: dict[int, Any]) -> list[Any]:
+    """One record per unit with every count the bottleneck tables read."""
     empty = {f"b{i}": 0 for i in range(len(AGE_BUCKETS))} | {"overdue": 0, "open": 0}
     out = []
-    for row in (await conn.execute(named)).all():
+    for row in totals:
         values = dict(row._mapping)
         o = opened.get(row.id)
         values.update({k: getattr(o, k) for k in empty} if o is not None else empty)

@@ -34,7 +34,9 @@ SECTION_TITLES: Final = {
     Section.BOTTLENECKS: "Darboğazlar",
 }
 
-Job = Callable[[AsyncConnection, Scope, Filters, datetime], Awaitable[list[ReportTable]]]
+#: A job reads on one connection; a section's jobs are independent and their results are put together by
+#: the section's finishing function (most jobs simply return tables).
+Job = Callable[[AsyncConnection, Scope, Filters, datetime], Awaitable[Any]]
 #: PostgreSQL runs a page's queries on this many connections at once (they are independent reads).
 PARALLEL: Final = 3
 #: For the report transaction only: JIT compiling a report query costs more than its run (each query scans
@@ -55,8 +57,12 @@ def _v(fn: Callable[..., Awaitable[ReportTable]], *args: Any) -> Job:
     return job
 
 
-async def _bottleneck_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
-    return bottlenecks.from_counts(await bottlenecks.per_unit_counts(conn, scope, f, now))
+async def _totals(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[Any]:
+    return await bottlenecks.unit_totals(conn, scope, f)
+
+
+async def _open(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> dict[int, Any]:
+    return await bottlenecks.open_counts(conn, scope, f, now)
 
 
 async def _slowest(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
@@ -72,10 +78,19 @@ JOBS: Final[dict[Section, tuple[Job, ...]]] = {
         _v(durations.triage), _v(durations.unit_work_per_unit), _v(durations.unit_work_per_province),
         _v(durations.closing), _v(durations.whole),
     ),
-    Section.BOTTLENECKS: (_bottleneck_counts, _slowest),
+    # The totals and the open-assignment counts run side by side, then are merged per unit.
+    Section.BOTTLENECKS: (_totals, _open, _slowest),
 }
 #: Where each bottleneck table stands on the page.
 ORDER: Final = ("darbogaz-yas", "darbogaz-en-yavas", "darbogaz-iade", "darbogaz-zamaninda")
+
+
+def _finish(section: Section, results: list[Any]) -> list[ReportTable]:
+    if section is Section.BOTTLENECKS:
+        totals, opened, slowest = results
+        tables = [*bottlenecks.from_counts(bottlenecks.merge_counts(totals, opened)), *slowest]
+        return sorted(tables, key=lambda t: ORDER.index(t.name))
+    return [table for result in results for table in result]
 
 
 async def section_tables(
@@ -87,19 +102,16 @@ async def section_tables(
     if engine.dialect.name == "postgresql":
         gate = asyncio.Semaphore(PARALLEL)
 
-        async def run(job: Job) -> list[ReportTable]:
+        async def run(job: Job) -> Any:
             async with gate, engine.connect() as conn:
                 await tune(conn)
                 return await job(conn, scope, f, now)
 
-        results = await asyncio.gather(*(run(job) for job in jobs))
+        results = list(await asyncio.gather(*(run(job) for job in jobs)))
     else:
         async with engine.connect() as conn:
             results = [await job(conn, scope, f, now) for job in jobs]
-    tables = [table for result in results for table in result]
-    if section is Section.BOTTLENECKS:
-        tables.sort(key=lambda t: ORDER.index(t.name))
-    return tables
+    return _finish(section, results)
 
 
 async def find_table(
