@@ -5,10 +5,12 @@ fix the loop logged it and slept on, so ``stop()`` waited for it forever."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.messaging.conftest import WAIT_S, MemoryDeadLetters
 from workflow.adapters.db import create_engine
@@ -16,7 +18,7 @@ from workflow.cancellation import reraise_if_stopping, stop_requested
 from workflow.entrypoints import workflow_service
 from workflow.mail.service import MailService
 from workflow.messaging.inprocess import InProcessBus
-from workflow.settings import load_settings
+from workflow.settings import Settings, load_settings
 
 
 class DisguisedCancel(Exception):
@@ -62,28 +64,35 @@ async def test_reraise_if_stopping_only_when_the_task_is_cancelled() -> None:
     assert seen == ["DisguisedCancel"]
 
 
-async def test_mail_service_stops_while_its_sweep_is_inside_a_transaction(tmp_path: Path) -> None:
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, InProcessBus, Settings]]:
+    """An SQLite engine, a started in-process bus and settings; stopped and disposed after the test."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'sweep.sqlite'}")
+    bus = InProcessBus(MemoryDeadLetters())
+    await bus.start()
+    yield engine, bus, load_settings(env={}, var_dir=tmp_path)
+    await bus.stop()
+    await engine.dispose()
+
+
+async def test_mail_service_stops_while_its_sweep_is_inside_a_transaction(
+    parts: tuple[AsyncEngine, InProcessBus, Settings],
+) -> None:
     entered = asyncio.Event()
 
     class Sweeping(MailService):
         async def sweep(self) -> None:
             await _in_transaction(entered)
 
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite'}")
-    bus = InProcessBus(MemoryDeadLetters())
-    await bus.start()
-    service = Sweeping(load_settings(env={}, var_dir=tmp_path), engine, bus, sweep_interval_s=3600)
+    engine, bus, settings = parts
+    service = Sweeping(settings, engine, bus, sweep_interval_s=3600)
     await service.start()
-    try:
-        await asyncio.wait_for(entered.wait(), WAIT_S)
-        await stops(service.stop())
-    finally:
-        await bus.stop()
-        await engine.dispose()
+    await asyncio.wait_for(entered.wait(), WAIT_S)
+    await stops(service.stop())
 
 
 async def test_workflow_service_stops_while_its_receipt_sweep_is_inside_a_transaction(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    parts: tuple[AsyncEngine, InProcessBus, Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered = asyncio.Event()
 
@@ -92,15 +101,8 @@ async def test_workflow_service_stops_while_its_receipt_sweep_is_inside_a_transa
         return 0
 
     monkeypatch.setattr(workflow_service, "purge_pending_receipts", purge)
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'sweep.sqlite'}")
-    bus = InProcessBus(MemoryDeadLetters())
-    await bus.start()
-    settings = load_settings(env={}, var_dir=tmp_path)
+    engine, bus, settings = parts
     service = workflow_service.WorkflowService(settings, engine, bus, services=None)  # type: ignore[arg-type]
     service._sweeper = asyncio.create_task(service._sweep())
-    try:
-        await asyncio.wait_for(entered.wait(), WAIT_S)
-        await stops(service.stop())
-    finally:
-        await bus.stop()
-        await engine.dispose()
+    await asyncio.wait_for(entered.wait(), WAIT_S)
+    await stops(service.stop())
