@@ -29,13 +29,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webui.app import init_app
+from webui.app import COOKIE_NAME, init_app
 from workflow.adapters.db import create_engine
 from workflow.settings import Settings, WebSettings
 
@@ -76,6 +77,7 @@ THINK_S = (1.0, 3.0)
 
 # A target: request number i -> (HTTP status, server time in ms or None without the header).
 Target = Callable[[int], Awaitable[tuple[int, float | None]]]
+PageGet = Callable[[str, "str | None"], Awaitable[tuple[int, float | None]]]
 
 
 def pg_url(name: str) -> str:
@@ -93,6 +95,18 @@ def server_ms(header: str | None) -> float | None:
     if not header or "dur=" not in header:
         return None
     return float(header.split("dur=", 1)[1].split(";", 1)[0].split(",", 1)[0])
+
+
+def page_getter(http: aiohttp.ClientSession) -> PageGet:
+    """GET a page (with the session cookie, if any) and read it whole: (status, Server-Timing ms)."""
+
+    async def get(url: str, cookie: str | None = None) -> tuple[int, float | None]:
+        headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
+        async with http.get(url, headers=headers, allow_redirects=False) as response:
+            await response.read()
+            return response.status, server_ms(response.headers.get("Server-Timing"))
+
+    return get
 
 
 # ---------------------------------------------------------------- server process

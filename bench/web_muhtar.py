@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import os
 import random
-import secrets
 import sys
 import time
 import uuid
@@ -29,27 +26,31 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common_data import (
+    MOVEMENT_COLUMNS,
+    MUHTAR_COLUMNS,
+    MUHTARLIK_COLUMNS,
+    REQUEST_COLUMNS,
+    cookie_fernet,
+    filed_movement,
+    request_record,
+    signed_in,
+)
 from bench.common_web import (
-    KINDS,
     PG,
-    SECRET,
     TABLE_HEAD,
-    WORDS,
     Sample,
     Target,
     closed_loop,
+    page_getter,
     pg_url,
-    server_ms,
     start_servers,
     stop_servers,
     table_row,
 )
-from webui.app import COOKIE_NAME
-from webui.crypto import Keys, sha256_hex
 from workflow.adapters.db import create_engine
 from workflow.adapters.migrate import migrate
 from workflow.registry.testdata import make_muhtars
@@ -68,16 +69,7 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> None:
         n_places = max(1, n_muhtars // 10)
         await conn.copy_records_to_table(
             "muhtarliks",
-            columns=[
-                "id",
-                "code",
-                "kind",
-                "name",
-                "province_id",
-                "district_id",
-                "province_name",
-                "district_name",
-            ],
+            columns=MUHTARLIK_COLUMNS,
             records=[
                 (i, f"M-{i}", "mahalle", f"Mahalle {i}", 6, 1231, "Ankara", "Çankaya")
                 for i in range(1, n_places + 1)
@@ -88,16 +80,7 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> None:
         ids = [uuid.uuid4().hex for _ in people]
         await conn.copy_records_to_table(
             "muhtars",
-            columns=[
-                "id",
-                "tckn",
-                "full_name",
-                "phone_e164",
-                "muhtarlik_id",
-                "active",
-                "created_at",
-                "updated_at",
-            ],
+            columns=MUHTAR_COLUMNS,
             records=[
                 (ids[i], p.tckn, p.full_name, p.phone_e164, i % n_places + 1, True, now, now)
                 for i, p in enumerate(people)
@@ -109,61 +92,12 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> None:
                 rid, muhtar = uuid.uuid4().hex, ids[rng.randrange(n_muhtars)]
                 created = now - timedelta(minutes=rng.randrange(2 * 365 * 24 * 60))
                 state = rng.choice(STATES)
-                words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 60)))
                 requests.append(
-                    (
-                        rid,
-                        number,
-                        muhtar,
-                        rng.choice(KINDS),
-                        words.capitalize() + ".",
-                        "web",
-                        "normal",
-                        state,
-                        state == "bekleyen",
-                        created,
-                        created,
-                        created + timedelta(days=9) if state == "sonuclanan" else None,
-                        "[]",
-                        0,
-                    )
+                    request_record(rng, rid, number, muhtar, created, state, migm_pending=state == "bekleyen")
                 )
-                movements.append((rid, 1, created, "filed", "muhtar", muhtar, "Muhtar", True, False))
-            await conn.copy_records_to_table(
-                "requests",
-                columns=[
-                    "id",
-                    "number",
-                    "muhtar_id",
-                    "kind",
-                    "description",
-                    "channel",
-                    "priority",
-                    "state",
-                    "migm_pending",
-                    "created_at",
-                    "updated_at",
-                    "concluded_at",
-                    "public_attachment_ids",
-                    "version",
-                ],
-                records=requests,
-            )
-            await conn.copy_records_to_table(
-                "movements",
-                columns=[
-                    "request_id",
-                    "seq",
-                    "at",
-                    "action",
-                    "actor_kind",
-                    "actor_id",
-                    "actor_name",
-                    "public",
-                    "note_public",
-                ],
-                records=movements,
-            )
+                movements.append(filed_movement(rid, muhtar, created))
+            await conn.copy_records_to_table("requests", columns=REQUEST_COLUMNS, records=requests)
+            await conn.copy_records_to_table("movements", columns=MOVEMENT_COLUMNS, records=movements)
             print(f"  {start + len(requests):,} requests", file=sys.stderr, flush=True)
         await conn.execute("UPDATE counters SET value = $1 WHERE name = 'request_number'", n_requests + 999)
         await conn.execute("ANALYZE")
@@ -173,7 +107,7 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> None:
 
 async def sessions_for(name: str) -> list[tuple[str, int]]:
     """Sign in SAMPLE_MUHTARS muhtars that have requests: (cookie value, one of their request numbers)."""
-    fernet = Fernet(base64.urlsafe_b64encode(Keys.from_secret(SECRET).cookie))
+    fernet = cookie_fernet()
     conn = await asyncpg.connect(**{**PG, "database": name})
     try:
         rows = await conn.fetch(
@@ -181,18 +115,7 @@ async def sessions_for(name: str) -> list[tuple[str, int]]:
             "WHERE muhtar_id IN (SELECT id FROM muhtars ORDER BY random() LIMIT $1) ORDER BY muhtar_id, number",
             SAMPLE_MUHTARS,
         )
-        out, now = [], datetime.now(UTC)
-        for row in rows:
-            token = secrets.token_urlsafe(32)
-            await conn.execute(
-                "INSERT INTO web_sessions (token_hash, subject_kind, subject_id, created_at, last_seen_at) "
-                "VALUES ($1, 'muhtar', $2, $3, $3)",
-                sha256_hex(token),
-                row["muhtar_id"],
-                now,
-            )
-            data = {"created": int(time.time()), "session": {"sid": token, "csrf": secrets.token_urlsafe(32)}}
-            out.append((fernet.encrypt(json.dumps(data).encode()).decode(), row["number"]))
+        out = [(await signed_in(conn, fernet, "muhtar", row["muhtar_id"]), row["number"]) for row in rows]
         return out
     finally:
         await conn.close()
@@ -215,12 +138,7 @@ async def measure(
     depend on what else the machine is doing, so it compares the handlers even on a busy machine.
     """
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
-
-        async def get(url: str, cookie: str | None = None) -> tuple[int, float | None]:
-            headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
-            async with http.get(url, headers=headers, allow_redirects=False) as response:
-                await response.read()
-                return response.status, server_ms(response.headers.get("Server-Timing"))
+        get = page_getter(http)
 
         def person(i: int) -> tuple[str, int]:
             return signed_in[i % len(signed_in)]

@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import os
 import random
-import secrets
 import sys
 import time
 import uuid
@@ -46,24 +43,29 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common_data import (  # noqa: E402
+    MOVEMENT_COLUMNS,
+    MUHTAR_COLUMNS,
+    MUHTARLIK_COLUMNS,
+    REQUEST_COLUMNS,
+    cookie_fernet,
+    filed_movement,
+    request_record,
+    signed_in,
+)
 from bench.common_web import (  # noqa: E402
-    KINDS,
     PG,
-    SECRET,
     TABLE_HEAD,
-    WORDS,
     Sample,
     Target,
     closed_loop,
+    page_getter,
     pg_url,
-    server_ms,
     start_servers,
     stop_servers,
     table_row,
     think_time,
 )
-from webui.app import COOKIE_NAME  # noqa: E402
-from webui.crypto import Keys, sha256_hex  # noqa: E402
 from workflow.adapters.db import create_engine  # noqa: E402
 from workflow.adapters.migrate import migrate  # noqa: E402
 from workflow.registry.testdata import make_muhtars  # noqa: E402
@@ -177,33 +179,6 @@ ASSIGNMENT_COLUMNS = [
     "closed_at",
     "handback_reviewed",
 ]
-REQUEST_COLUMNS = [
-    "id",
-    "number",
-    "muhtar_id",
-    "kind",
-    "description",
-    "channel",
-    "priority",
-    "state",
-    "migm_pending",
-    "created_at",
-    "updated_at",
-    "concluded_at",
-    "public_attachment_ids",
-    "version",
-]
-MOVEMENT_COLUMNS = [
-    "request_id",
-    "seq",
-    "at",
-    "action",
-    "actor_kind",
-    "actor_id",
-    "actor_name",
-    "public",
-    "note_public",
-]
 
 
 async def fill(name: str, n_muhtars: int, n_requests: int) -> tuple[Units, list[str]]:
@@ -223,16 +198,7 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> tuple[Units, list[
         ]
         await conn.copy_records_to_table(
             "muhtarliks",
-            columns=[
-                "id",
-                "code",
-                "kind",
-                "name",
-                "province_id",
-                "district_id",
-                "province_name",
-                "district_name",
-            ],
+            columns=MUHTARLIK_COLUMNS,
             records=places,
         )
         people = list(make_muhtars(rng, [str(i) for i in range(n_muhtars)], n_muhtars))
@@ -247,16 +213,7 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> tuple[Units, list[
             )
         await conn.copy_records_to_table(
             "muhtars",
-            columns=[
-                "id",
-                "tckn",
-                "full_name",
-                "phone_e164",
-                "muhtarlik_id",
-                "active",
-                "created_at",
-                "updated_at",
-            ],
+            columns=MUHTAR_COLUMNS,
             records=records,
         )
         total_assignments = 0
@@ -269,27 +226,22 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> tuple[Units, list[
                 x = rng.random()
                 state = "bekleyen" if x < 0.01 else "yonlendirilen" if x < 0.20 else "sonuclanan"
                 ready = state == "yonlendirilen" and rng.random() < 0.05
-                words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40)))
+                priority = rng.choice(("normal", "normal", "normal", "yuksek", "acil", "dusuk"))
                 requests.append(
-                    (
+                    request_record(
+                        rng,
                         rid,
                         number,
                         muhtar,
-                        rng.choice(KINDS),
-                        words.capitalize() + ".",
-                        "web",
-                        rng.choice(("normal", "normal", "normal", "yuksek", "acil", "dusuk")),
+                        created,
                         state,
-                        state == "bekleyen" or ready,
-                        created,
-                        created,
-                        created + timedelta(days=9) if state == "sonuclanan" else None,
-                        "[]",
-                        0,
+                        migm_pending=state == "bekleyen" or ready,
+                        priority=priority,
+                        max_words=40,
                     )
                 )
                 assignments += assignments_for(rng, units, rid, p, state, ready, created + timedelta(hours=2))
-                movements.append((rid, 1, created, "filed", "muhtar", muhtar, "Muhtar", True, False))
+                movements.append(filed_movement(rid, muhtar, created))
             await conn.copy_records_to_table("requests", columns=REQUEST_COLUMNS, records=requests)
             await conn.copy_records_to_table("assignments", columns=ASSIGNMENT_COLUMNS, records=assignments)
             await conn.copy_records_to_table("movements", columns=MOVEMENT_COLUMNS, records=movements)
@@ -308,7 +260,7 @@ async def fill(name: str, n_muhtars: int, n_requests: int) -> tuple[Units, list[
 
 async def staff_session(conn: asyncpg.Connection, fernet: Fernet, username: str, unit_id: int) -> str:
     """A staff user and a signed-in session for them, as log-in would leave it; returns the cookie value."""
-    user_id, token, now = uuid.uuid4().hex, secrets.token_urlsafe(32), datetime.now(UTC)
+    user_id, now = uuid.uuid4().hex, datetime.now(UTC)
     await conn.execute(
         "INSERT INTO staff_users (id, username, password_hash, full_name, unit_id, role, active, created_at, "
         "updated_at, password_changed_at) VALUES ($1, $2, '-', $2, $3, 'clerk', true, $4, $4, $4)",
@@ -317,15 +269,7 @@ async def staff_session(conn: asyncpg.Connection, fernet: Fernet, username: str,
         unit_id,
         now - timedelta(days=1),
     )
-    await conn.execute(
-        "INSERT INTO web_sessions (token_hash, subject_kind, subject_id, created_at, last_seen_at) "
-        "VALUES ($1, 'staff', $2, $3, $3)",
-        sha256_hex(token),
-        user_id,
-        now,
-    )
-    data = {"created": int(time.time()), "session": {"sid": token, "csrf": secrets.token_urlsafe(32)}}
-    return fernet.encrypt(json.dumps(data).encode()).decode()
+    return await signed_in(conn, fernet, "staff", user_id)
 
 
 async def units_of(conn: asyncpg.Connection) -> Units:
@@ -344,7 +288,7 @@ async def measure(
     """Both load models over the same targets; in the closed loop the targets take turns in ``rounds``
     rounds so a change in machine load hits them alike. The server processes' own CPU time per request is
     steadier than wall-clock figures on a shared machine."""
-    fernet = Fernet(base64.urlsafe_b64encode(Keys.from_secret(SECRET).cookie))
+    fernet = cookie_fernet()
     conn = await asyncpg.connect(**{**PG, "database": name})
     try:
         tag = uuid.uuid4().hex[:6]
@@ -368,12 +312,7 @@ async def measure(
         await conn.close()
     limit = max(args.concurrency, args.users)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http:
-
-        async def get(url: str, cookie: str | None = None) -> tuple[int, float | None]:
-            headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
-            async with http.get(url, headers=headers, allow_redirects=False) as response:
-                await response.read()
-                return response.status, server_ms(response.headers.get("Server-Timing"))
+        get = page_getter(http)
 
         app = f"http://127.0.0.1:{port}"
         targets: dict[str, Target] = {
