@@ -19,6 +19,7 @@ import asyncio
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from inbound_mo import load, pct  # noqa: E402  (sibling benchmark: the same data set)
+from smpp import _cpu_s, _db_backends, _pids_named  # noqa: E402  (sibling benchmark: CPU accounting)
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
@@ -112,11 +114,51 @@ async def hops(engine: AsyncEngine, tracker: Tracker, since: datetime) -> str:
             steps[i].append(marks[i + 1] - marks[i])
     if not steps[0]:
         return "hops: no rows"
-    names = ("SMSC->gateway published", "->workflow answered", "->relay published reply", "->reply at SMSC")
+    names = (
+        "SMSC->gateway published",
+        "->workflow took the batch",
+        "->committed, reply published",
+        "->reply at SMSC",
+    )
     return "hops (p50/p99 ms): " + ", ".join(
         f"{name} {pct(values, 0.5):.1f}/{pct(values, 0.99):.1f}"
         for name, values in zip(names, steps, strict=True)
     )
+
+
+class Cpu:
+    """CPU seconds per process group over one rate: gateway, workflow process(es), RabbitMQ (all of the
+    broker, other vhosts included), the bench database's PostgreSQL backends, and this process (the SMSC
+    simulator and the load generator)."""
+
+    def __init__(self, engine: AsyncEngine, gateway: int, workflows: list[int]) -> None:
+        self.engine, self.gateway, self.workflows = engine, gateway, workflows
+        self.beam = _pids_named("beam.smp")
+        self.start: dict[str, float] = {}
+        self.backends: dict[int, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "gateway": _cpu_s(self.gateway),
+            "workflow": sum(_cpu_s(pid) for pid in self.workflows),
+            "rabbitmq": sum(_cpu_s(pid) for pid in self.beam),
+            "smsc+load": usage.ru_utime + usage.ru_stime,
+        }
+
+    async def begin(self) -> None:
+        self.start = self._now()
+        self.backends = {pid: _cpu_s(pid) for pid in await _db_backends(self.engine)}
+
+    async def end(self, count: int) -> str:
+        now = self._now()
+        used = {key: now[key] - self.start[key] for key in now}
+        pids = await _db_backends(self.engine)
+        used["postgres"] = sum(_cpu_s(pid) - self.backends.get(pid, 0.0) for pid in pids)
+        per = {key: 1000 * value / max(count, 1) for key, value in used.items()}
+        return (
+            f"CPU ms/MO {sum(per.values()):.2f} (" + ", ".join(f"{k} {v:.2f}" for k, v in per.items()) + ")"
+        )
 
 
 async def offer(
@@ -202,14 +244,15 @@ async def main(args: argparse.Namespace) -> None:
         await sim.wait_until(lambda: sim.bound_sessions > 0, within_s=60)
         tracker = Tracker(sim)
         print(await offer(sim, tracker, pairs, 5, 2.0) + "  (warm-up)")
+        cpu = Cpu(engine, children[0].pid, [child.pid for child in children[1:]])
         for rate in args.rates:
             since = datetime.now(UTC)
+            load_before = os.getloadavg()[0]
+            await cpu.begin()
             print(await offer(sim, tracker, pairs, rate, args.seconds), flush=True)
-            print(
-                "    " + await hops(engine, tracker, since),
-                f"  load average {os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+            per_mo = await cpu.end(len(tracker.latencies))
+            print("    " + await hops(engine, tracker, since), flush=True)
+            print(f"    {per_mo}  load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)

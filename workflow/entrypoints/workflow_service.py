@@ -320,8 +320,13 @@ async def run(settings: Settings, _args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    # No pre-ping: every transaction of this process is retried by the bus when it fails (a dropped
+    # connection included), and the pool is renewed on the first disconnect (see create_engine).
     engine = create_engine(
-        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+        settings.database.url,
+        echo=settings.database.echo,
+        pool_size=settings.database.pool_size,
+        pre_ping=False,
     )
     bus = create_bus(settings.bus, engine)
     try:
