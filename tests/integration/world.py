@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import uuid4
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.people import add_kizilay_muhtars
 from workflow.adapters import orm
 from workflow.domain.units import StaffRole
 from workflow.staff_accounts import NewStaffUser, create_staff_user
@@ -69,32 +69,7 @@ async def build_world(engine: AsyncEngine) -> World:
                 )
             )
             world.units[code] = result.inserted_primary_key[0]
-        muhtarlik = await conn.execute(
-            insert(orm.muhtarliks).values(
-                code="M-1",
-                kind="mahalle",
-                name="Kızılay",
-                province_id=6,
-                district_id=1231,
-                province_name="Ankara",
-                district_name="Çankaya",
-            )
-        )
-        for full_name, tckn, phone in MUHTARS:
-            muhtar_id = uuid4().hex
-            await conn.execute(
-                insert(orm.muhtars).values(
-                    id=muhtar_id,
-                    tckn=tckn,
-                    full_name=full_name,
-                    phone_e164=phone,
-                    muhtarlik_id=muhtarlik.inserted_primary_key[0],
-                    active=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            world.muhtars.append(muhtar_id)
+        world.muhtars += await add_kizilay_muhtars(conn, MUHTARS, now)
         for username, unit, role in USERS:
             user = NewStaffUser(username, f"{username} kullanıcısı", unit, role, PASSWORD)
             world.users[username] = await create_staff_user(conn, user, now)

@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.people import add_kizilay_muhtars
 from webui.app import COOKIE_NAME, init_app
 from webui.keys import KEYS
 from workflow.adapters import orm
@@ -100,31 +101,7 @@ async def build_world(engine: AsyncEngine) -> World:
                     password_changed_at=now,
                 )
             )
-        muhtarlik = await conn.execute(
-            insert(orm.muhtarliks).values(
-                code="M-1",
-                kind="mahalle",
-                name="Kızılay",
-                province_id=6,
-                district_id=1231,
-                province_name="Ankara",
-                district_name="Çankaya",
-            )
-        )
-        for full_name, tckn, phone in MUHTARS:
-            world.muhtars.append(uuid.uuid4().hex)
-            await conn.execute(
-                insert(orm.muhtars).values(
-                    id=world.muhtars[-1],
-                    tckn=tckn,
-                    full_name=full_name,
-                    phone_e164=phone,
-                    muhtarlik_id=muhtarlik.inserted_primary_key[0],
-                    active=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        world.muhtars += await add_kizilay_muhtars(conn, MUHTARS, now)
     return world
 
 
