@@ -11,7 +11,6 @@ for the window to drain (bounded by ``smpp.drain_timeout_s``), unbind, stop the 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -69,8 +68,52 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _stable_id(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+class StatusBatcher:
+    """``sms.status`` items out in batches: everything added during one event-loop turn (a burst of
+    submit_sm_resp read together, receipts) leaves as one message (schema version 2), and each ``add``
+    returns once that message is confirmed by the bus — or raises ``PublishFailed`` with every other
+    caller of the batch. One message per SMS cost the broker, both processes and the database more than
+    the SMS itself."""
+
+    def __init__(self, bus: Bus, *, max_items: int = 500) -> None:
+        self._bus = bus
+        self._max_items = max_items
+        self._items: list[dict[str, Any]] = []
+        self._sent: asyncio.Future[None] | None = None  # the batch being filled
+        self._publishing: set[asyncio.Task[None]] = set()
+
+    async def add(self, items: list[dict[str, Any]]) -> None:
+        if self._sent is None:
+            self._sent = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._flush)
+        sent = self._sent
+        self._items.extend(items)
+        if len(self._items) >= self._max_items:
+            self._flush()
+        # Shielded: a cancelled caller must not cancel the batch its neighbours wait for.
+        await asyncio.shield(sent)
+
+    def _flush(self) -> None:
+        sent, items = self._sent, self._items
+        if sent is None:
+            return  # already flushed when it grew full
+        self._sent, self._items = None, []
+        task = asyncio.ensure_future(self._publish(items, sent))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, items: list[dict[str, Any]], sent: asyncio.Future[None]) -> None:
+        envelope = Envelope.new("sms.status", {"items": items}, version=2)
+        try:
+            await self._bus.publish("sms.status", envelope)
+        except asyncio.CancelledError:
+            sent.cancel()
+            raise
+        except Exception as exc:
+            sent.set_exception(exc)
+            sent.exception()  # retrieved: no "never retrieved" warning when every caller has gone
+        else:
+            sent.set_result(None)
 
 
 class Gateway:
@@ -93,6 +136,7 @@ class Gateway:
         self._idle = asyncio.Event()  # set while no outbound message is being handled
         self._idle.set()
         self._done_parts: OrderedDict[str, dict[int, PartResult]] = OrderedDict()
+        self._statuses = StatusBatcher(bus)
 
     async def start(self, *, prefetch: int | None = None) -> None:
         await self.connector.start()
@@ -133,9 +177,9 @@ class Gateway:
                 if result.ok:
                     done[result.index] = result
             self._remember(sms_id, done)
-            # Earlier accepted parts are published again: same message ids, so the consumer ignores repeats.
-            for result in sorted([*done.values(), *(r for r in results if not r.ok)], key=lambda r: r.index):
-                await self._publish_part(envelope, sms_id, result)
+            # Earlier accepted parts are published again: recording the same result twice changes nothing.
+            settled = sorted([*done.values(), *(r for r in results if not r.ok)], key=lambda r: r.index)
+            await self._statuses.add([_part_item(sms_id, r) for r in settled])
         finally:
             self._active -= 1
             if not self._active:
@@ -146,26 +190,6 @@ class Gateway:
         self._done_parts.move_to_end(sms_id)
         while len(self._done_parts) > DONE_PARTS_KEPT:
             self._done_parts.popitem(last=False)
-
-    async def _publish_part(self, cause: Envelope, sms_id: str, r: PartResult) -> None:
-        payload: dict[str, Any] = {
-            "sms_id": sms_id,
-            "kind": "submit_ok" if r.ok else "submit_failed",
-            "part_index": r.index,
-            "part_count": r.count,
-            "smsc_message_id": normalise_id(r.message_id) if r.message_id else None,
-            "smpp_status": r.smpp_status,
-            "error": r.error,
-            "at": _now(),
-        }
-        # The same part answered the same way gets the same message id: the consumer's idempotency holds.
-        message_id = _stable_id(
-            "status", sms_id, str(r.index), payload["kind"], payload["smsc_message_id"] or ""
-        )
-        await self._bus.publish(
-            "sms.status",
-            Envelope.new("sms.status", payload, correlation_id=cause.correlation_id, message_id=message_id),
-        )
 
     # --- InboundHandler (from the connector) --------------------------------------------------
 
@@ -181,7 +205,7 @@ class Gateway:
         await self._bus.publish("sms.inbound", Envelope.new("sms.inbound", payload, message_id=message.mo_id))
 
     async def receipt(self, receipt: Receipt) -> None:
-        payload = {
+        item = {
             "sms_id": None,
             "kind": "dlr",
             "part_index": None,
@@ -192,8 +216,7 @@ class Gateway:
             "error": receipt.error,
             "at": _now(),
         }
-        message_id = _stable_id("dlr", receipt.message_id, receipt.state)
-        await self._bus.publish("sms.status", Envelope.new("sms.status", payload, message_id=message_id))
+        await self._statuses.add([item])  # deliver_sm_resp goes out only after this returns
 
     async def undecodable(self, item: Undecodable) -> None:
         logger.warning("undecodable deliver_sm kept (%d octets): %s", len(item.raw), item.reason)
@@ -201,6 +224,19 @@ class Gateway:
             await self._dead_letters.park(
                 DeadLetter("sms.inbound", item.raw, item.reason, 0, "smpp.deliver_sm")
             )
+
+
+def _part_item(sms_id: str, r: PartResult) -> dict[str, Any]:
+    return {
+        "sms_id": sms_id,
+        "kind": "submit_ok" if r.ok else "submit_failed",
+        "part_index": r.index,
+        "part_count": r.count,
+        "smsc_message_id": normalise_id(r.message_id) if r.message_id else None,
+        "smpp_status": r.smpp_status,
+        "error": r.error,
+        "at": _now(),
+    }
 
 
 async def start_gateway(

@@ -10,11 +10,11 @@ import pytest
 
 from gateway_sms.pdus import status as st
 from gateway_sms.pdus.codec import Pdu
-from gateway_sms.service import Gateway
+from gateway_sms.service import Gateway, StatusBatcher
 from gateway_sms.simulator import Simulator
 from tests.gateway.conftest import MemoryDeadLetters, fast_config
 from workflow.messaging.bus import Bus, PublishFailed, RetryPolicy
-from workflow.messaging.envelope import Envelope
+from workflow.messaging.envelope import Envelope, sms_status_items
 from workflow.messaging.inprocess import InProcessBus
 from workflow.messaging.rabbitmq import RabbitMQBus
 
@@ -32,7 +32,7 @@ class Collector:
         self.items.append(envelope)
 
     def of(self, kind: str) -> list[dict[str, object]]:
-        return [e.payload for e in self.items if e.payload.get("kind") == kind]
+        return [p for e in self.items for p in sms_status_items(e) if p.get("kind") == kind]
 
 
 class FlakyBus:
@@ -155,7 +155,8 @@ async def test_status_publish_failure_redelivers_without_resending_parts(
     failed = {"n": 0}
 
     async def publish_failing_first_status(topic: str, envelope: Envelope) -> None:
-        if topic == "sms.status" and envelope.payload.get("kind") == "submit_ok" and failed["n"] == 0:
+        kinds = {p.get("kind") for p in sms_status_items(envelope)} if topic == "sms.status" else set()
+        if "submit_ok" in kinds and failed["n"] == 0:
             failed["n"] += 1
             raise PublishFailed("broker unavailable (test)")
         await original(topic, envelope)
@@ -218,3 +219,46 @@ async def test_stop_drains_then_unbinds(
     await sim.wait_until(lambda: sim.bound_sessions == 0)
     handled = {p["sms_id"] for p in status.of("submit_ok")}
     assert {m.text for m in sim.messages} >= {f"mesaj {i[1:]}" for i in handled}
+
+
+class RecordingBus:
+    """Just ``publish``: what StatusBatcher needs; ``fail`` makes the next publish fail."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+        self.fail = False
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def publish(self, topic: str, envelope: Envelope) -> None:
+        await self.gate.wait()
+        if self.fail:
+            raise PublishFailed("broker unavailable (test)")
+        self.published.append(envelope)
+
+
+async def test_status_items_added_in_one_loop_turn_leave_as_one_confirmed_message() -> None:
+    fake = RecordingBus()
+    batcher = StatusBatcher(fake)  # type: ignore[arg-type]
+    fake.gate.clear()
+    waiters = [asyncio.ensure_future(batcher.add([{"n": n}])) for n in range(3)]
+    await asyncio.sleep(0.01)
+    assert not any(w.done() for w in waiters)  # nobody returns before the bus has the message
+    waiters[0].cancel()  # a caller that goes away does not take the batch with it
+    fake.gate.set()
+    await asyncio.gather(*waiters[1:])
+    assert [(e.schema, e.version) for e in fake.published] == [("sms.status", 2)]
+    assert fake.published[0].payload == {"items": [{"n": 0}, {"n": 1}, {"n": 2}]}
+    await batcher.add([{"n": 3}])  # a later turn: a message of its own
+    assert [e.payload["items"] for e in fake.published[1:]] == [[{"n": 3}]]
+
+
+async def test_a_failed_status_batch_fails_every_caller_in_it() -> None:
+    fake = RecordingBus()
+    batcher = StatusBatcher(fake)  # type: ignore[arg-type]
+    fake.fail = True
+    results = await asyncio.gather(batcher.add([{"n": 1}]), batcher.add([{"n": 2}]), return_exceptions=True)
+    assert [type(r) for r in results] == [PublishFailed, PublishFailed]
+    fake.fail = False
+    await batcher.add([{"n": 1}])
+    assert [e.payload["items"] for e in fake.published] == [[{"n": 1}]]

@@ -20,7 +20,15 @@ from workflow.messaging.bus import (
     run_handler,
     topic_matches,
 )
-from workflow.messaging.envelope import SCHEMAS, Envelope, MalformedMessage, decode, from_dict, peek_ids
+from workflow.messaging.envelope import (
+    SCHEMAS,
+    Envelope,
+    MalformedMessage,
+    decode,
+    from_dict,
+    peek_ids,
+    sms_status_items,
+)
 from workflow.messaging.notifications import _local_date
 from workflow.messaging.sms_receipts import DLR_STATES
 
@@ -71,7 +79,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("created_at garbage", with_("created_at", "dün"), "not an ISO 8601"),
     ("created_at naive", with_("created_at", "2026-11-25T10:00:00"), "no time zone"),
     ("unknown schema", with_("schema", "sms.bogus"), "unknown schema"),
-    ("unknown version", with_("version", 2), "unknown schema"),
+    ("unknown version", with_("version", 99), "unknown schema"),
     ("payload list", with_("payload", []), "payload is not a JSON object"),
     ("required field missing", with_("payload.kind", DROP), "lacks kind"),
     ("null where not allowed", with_("payload.kind", None), "kind must not be null"),
@@ -91,6 +99,33 @@ def test_a_valid_envelope_decodes_with_utc_time() -> None:
 def test_invalid_envelopes_name_the_reason(case: str, data: Any, reason: str) -> None:
     with pytest.raises(MalformedMessage, match=reason):
         from_dict(data)
+
+
+def _status_v2(items: Any) -> dict[str, Any]:
+    return {**VALID, "version": 2, "payload": {"items": items}}
+
+
+def test_a_status_batch_decodes_to_its_items_and_a_single_status_still_does() -> None:
+    second = {**VALID["payload"], "smsc_message_id": "AB13"}
+    batch = from_dict(_status_v2([VALID["payload"], second]))
+    assert [i["smsc_message_id"] for i in sms_status_items(batch)] == ["AB12", "AB13"]
+    assert sms_status_items(from_dict(VALID)) == [VALID["payload"]]
+
+
+@pytest.mark.parametrize(
+    ("items", "reason"),
+    [
+        ([], "needs 1 to 1000 items"),
+        ([VALID["payload"]] * 1001, "needs 1 to 1000 items"),
+        ("x", "items has the wrong type"),
+        ([VALID["payload"], "x"], r"items\[1\]: payload is not a JSON object"),
+        ([VALID["payload"], {**VALID["payload"], "kind": None}], r"items\[1\]: payload field kind must not"),
+        ([{**VALID["payload"], "colour": "red"}], r"items\[0\]: payload has unknown fields colour"),
+    ],
+)
+def test_a_status_batch_names_its_bad_item(items: Any, reason: str) -> None:
+    with pytest.raises(MalformedMessage, match=reason):
+        from_dict(_status_v2(items))
 
 
 def test_encode_decode_round_trip_keeps_turkish_text() -> None:

@@ -312,3 +312,42 @@ async def test_the_batch_consumer_skips_messages_it_already_handled(engine: Asyn
     async with engine.begin() as conn:
         assert not await first_time(conn, "test.sms_status", "m-ok")
         assert not await first_time(conn, "test.sms_status", "m-dlr")
+
+
+def batch(*items: dict[str, Any], message_id: str) -> Envelope:
+    return Envelope.new("sms.status", {"items": list(items)}, version=2, message_id=message_id)
+
+
+async def test_the_batch_consumer_records_every_item_of_a_status_batch(engine: AsyncEngine) -> None:
+    first, second = await new_sms(engine), await new_sms(engine)
+    handle = status_batch_handler(engine, "test.sms_status")
+    old_style = Envelope.new("sms.status", dlr("B", "DELIVRD"), message_id="m-v1")  # queued before an upgrade
+    await handle(
+        [
+            batch({**ok(1, "A"), "sms_id": first}, {**ok(1, "B"), "sms_id": second}, message_id="m-v2"),
+            old_style,
+        ]
+    )
+    assert await _sms_and_parts(engine, first) == ("submitted", 1, {1: "submitted"})
+    assert await _sms_and_parts(engine, second) == ("delivered", 1, {1: "delivered"})
+    await handle([batch(dlr("A", "UNDELIV"), message_id="m-v2")])  # a redelivery: skipped whole
+    assert await _sms_and_parts(engine, first) == ("submitted", 1, {1: "submitted"})
+
+
+async def test_a_status_batch_with_a_bad_item_records_the_others_then_is_rejected(
+    engine: AsyncEngine,
+) -> None:
+    first, second = await new_sms(engine), await new_sms(engine)
+    handle = status_batch_handler(engine, "test.sms_status")
+    message = batch(
+        {**ok(1, "A"), "sms_id": first},
+        {**ok(1, "X"), "sms_id": "nope"},
+        {**ok(1, "B"), "sms_id": second},
+        message_id="m-bad",
+    )
+    with pytest.raises(Reject, match=r"1 of 3 items rejected; items\[1\]: .*no outbound SMS"):
+        await handle([message])
+    assert await _sms_and_parts(engine, first) == ("submitted", 1, {1: "submitted"})
+    assert await _sms_and_parts(engine, second) == ("submitted", 1, {1: "submitted"})
+    async with engine.begin() as conn:  # not remembered: replaying the parked message records it again
+        assert await first_time(conn, "test.sms_status", "m-bad")

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.messaging.bus import BatchHandler, Reject
-from workflow.messaging.envelope import Envelope
+from workflow.messaging.envelope import Envelope, sms_status_items
 from workflow.messaging.idempotency import first_time
 from workflow.messaging.sms_store import sms_messages, sms_parts, sms_pending_receipts
 
@@ -377,9 +377,34 @@ _FIRST_TIMES = text(
 
 def status_batch_handler(engine: AsyncEngine, consumer: str) -> BatchHandler:
     """The ``sms.status`` batch consumer: one transaction per batch, each message id remembered (skipped if
-    already handled, like ``idempotency.idempotent_batch``), the new ones recorded by ``record_statuses``."""
+    already handled, like ``idempotency.idempotent_batch``), the new ones recorded by ``record_statuses``.
+
+    A message may carry many items (version 2). When one of them must be rejected, the bus hands that
+    message over alone; then each item is recorded in its own transaction, and the message is rejected —
+    parked whole, with the rejected items named in the reason — only after the others are in. Its id is
+    not remembered, so replaying the parked message records the good items again, which changes nothing.
+    """
 
     async def handler(envelopes: Sequence[Envelope]) -> None:
+        try:
+            await _record_batch(envelopes)
+        except Reject:
+            if len(envelopes) != 1 or len(items := sms_status_items(envelopes[0])) < 2:
+                raise
+            await _record_one_by_one(items)
+
+    async def _record_one_by_one(items: list[dict[str, Any]]) -> None:
+        rejected: list[str] = []
+        for index, item in enumerate(items):
+            try:
+                async with engine.begin() as conn:
+                    await record_status(conn, item)
+            except Reject as exc:
+                rejected.append(f"items[{index}]: {exc}")
+        if rejected:
+            raise Reject(f"{len(rejected)} of {len(items)} items rejected; " + "; ".join(rejected))
+
+    async def _record_batch(envelopes: Sequence[Envelope]) -> None:
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 ids = [e.message_id for e in envelopes]
@@ -394,6 +419,6 @@ def status_batch_handler(engine: AsyncEngine, consumer: str) -> BatchHandler:
                 new = [e for e in envelopes if await first_time(conn, consumer, e.message_id)]
             if len(new) < len(envelopes):
                 logger.info("%s: %d messages already handled; skipped", consumer, len(envelopes) - len(new))
-            await record_statuses(conn, [e.payload for e in new])
+            await record_statuses(conn, [item for e in new for item in sms_status_items(e)])
 
     return handler
