@@ -38,7 +38,7 @@ from workflow.messaging.factory import create_bus, start_with_retry
 from workflow.messaging.idempotency import idempotent_batch
 from workflow.messaging.notifications import run_event_hooks
 from workflow.messaging.outbox import outbox_values
-from workflow.messaging.relay import OutboxRelay, notify_new_outbox
+from workflow.messaging.relay import DIRECT_GRACE_S, DirectPublisher, OutboxRelay, notify_new_outbox
 from workflow.messaging.sms_receipts import purge_pending_receipts, record_status, status_batch_handler
 from workflow.messaging.sms_store import OUTBOUND_TOPIC, queue_sms, sms_messages
 from workflow.settings import Settings
@@ -59,6 +59,8 @@ class Consumers:
     settings: Settings
     engine: AsyncEngine
     services: Services
+    #: Publishes the replies right after their commit (the relay only as a safety net); None: the relay.
+    direct: DirectPublisher | None = None
 
     async def on_event(self, conn: AsyncConnection, envelope: Envelope) -> None:
         await run_event_hooks(conn, envelope, self.settings)
@@ -74,7 +76,9 @@ class Consumers:
         twice in one batch is answered once; two consumers given the same MO answer it once (the second
         waits on the first's insert of its ``mo_id``). A command that goes through the service layer
         (filing, the open list) is stored ``received`` and answered after the commit, one by one
-        (``_finish``); a redelivery finds it ``received`` and answers it again (a filing files once)."""
+        (``_finish``); a redelivery finds it ``received`` and answers it again (a filing files once).
+        The replies' outbox rows are published by this handler right after the commit (``direct``); the
+        relay publishes any it could not."""
         mos = [_mo(envelope) for envelope in envelopes]
         config = InboundConfig.from_services(self.services)
         now = self.services.clock()
@@ -128,7 +132,9 @@ class Consumers:
                     .where(sms_messages.c.id.in_(handled_now))
                     .values(state="handled", updated_at=stamp)
                 )
-            await _queue_replies(conn, replies, stamp)
+            published = await _queue_replies(conn, replies, stamp, direct=self.direct is not None)
+        if self.direct is not None:
+            await self.direct.publish(published)
         for sms_id, answer, envelope in deferred:
             await self._finish(config, sms_id, answer, envelope, now)
 
@@ -191,13 +197,15 @@ def _mo_row(sms_id: str, mo: MoMessage, received_at: datetime, state: str, now: 
 
 
 async def _queue_replies(
-    conn: AsyncConnection, replies: Sequence[tuple[str, str, str, Envelope]], now: datetime
-) -> None:
+    conn: AsyncConnection, replies: Sequence[tuple[str, str, str, Envelope]], now: datetime, *, direct: bool
+) -> list[tuple[str, Envelope]]:
     """``sms_store.queue_sms(conn, to, text, "reply", reply_to_id=mo, correlation_id=…)`` for several
-    replies: the same rows, two multi-row inserts (the outbox NOTIFY fires once)."""
+    replies: the same rows, two multi-row inserts (the outbox NOTIFY fires once). Returns the outbox
+    messages (topic, envelope); ``direct``: their rows are left to the caller to publish after the commit."""
     if not replies:
-        return
+        return []
     messages, outbox_rows = [], []
+    published: list[tuple[str, Envelope]] = []
     for mo_sms_id, to, text, cause in replies:
         sms_id = uuid.uuid4().hex
         messages.append(
@@ -223,9 +231,11 @@ async def _queue_replies(
             correlation_id=cause.correlation_id or sms_id,
             now=now,
         )
-        outbox_rows.append(outbox_values(OUTBOUND_TOPIC, envelope, ordering_key=sms_id))
+        outbox_rows.append(outbox_values(OUTBOUND_TOPIC, envelope, ordering_key=sms_id, direct=direct))
+        published.append((OUTBOUND_TOPIC, envelope))
     await conn.execute(insert(sms_messages), messages)
     await conn.execute(insert(outbox), outbox_rows)
+    return published
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -252,14 +262,24 @@ COMPANIONS: tuple[Companion, ...] = (start_mail_service,)
 
 class WorkflowService:
     def __init__(self, settings: Settings, engine: AsyncEngine, bus: Bus, services: Services) -> None:
-        self.consumers = Consumers(settings, engine, services)
+        self.direct = DirectPublisher(engine, bus)
+        self.consumers = Consumers(settings, engine, services, self.direct)
         self._engine = engine
         self._bus = bus
         self._prefetch = settings.bus.prefetch
         # PostgreSQL: several relay loops overlap claiming and confirming (SKIP LOCKED); SQLite: exactly one.
         workers = settings.bus.relay_workers if engine.dialect.name == "postgresql" else 1
+        # A reply's direct publish may take up to the publish timeout; the relays take an unsent reply
+        # over only well after that (earlier, a slow but successful publish would go out twice).
+        grace = max(DIRECT_GRACE_S, 2 * settings.bus.publish_timeout_s + 5)
         self.relays = [
-            OutboxRelay(engine, bus, batch=settings.bus.relay_batch, poll_s=settings.bus.relay_poll_s)
+            OutboxRelay(
+                engine,
+                bus,
+                batch=settings.bus.relay_batch,
+                poll_s=settings.bus.relay_poll_s,
+                direct_grace_s=grace,
+            )
             for _ in range(workers)
         ]
         self._sweeper: asyncio.Task[None] | None = None
@@ -285,6 +305,7 @@ class WorkflowService:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        await self.direct.drain()
         for relay in self.relays:
             await relay.stop()
         logger.info("workflow service stopped")

@@ -11,6 +11,12 @@ on ``outbox``, migration 0002). SQLite: exactly one relay per database file (an 
 one stands by), woken by commits in this process that inserted outbox rows.
 Every relay also wakes on ``notify_new_outbox()`` and polls every ``poll_s`` as a safety net; dead letters an
 operator asked to replay are republished by the next round at most ``poll_s`` later.
+
+Direct publishing (``DirectPublisher``): a writer on the latency path (the MO consumer's replies) publishes its
+own rows right after committing them and marks them sent; those rows carry ``attempts = outbox.DIRECT`` and the
+relays skip them until they are ``direct_grace_s`` old, then publish whatever is still unsent (the writer
+crashed between commit and publish, the broker refused it, marking it failed). A row may then go out twice
+(a confirmed publish whose mark was lost): consumers are idempotent, as for the relay's own crash window.
 """
 
 from __future__ import annotations
@@ -23,16 +29,18 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
-from sqlalchemy import event, select, update
+from sqlalchemy import String, any_, bindparam, event, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from workflow.adapters.orm import outbox
+from workflow.cancellation import reraise_if_stopping
 from workflow.messaging.bus import Bus, PublishFailed
 from workflow.messaging.deadletters import replay_requested
 from workflow.messaging.envelope import Envelope
@@ -41,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "muhtar_outbox"
 STANDBY_RETRY_S = 5.0
+#: How long relays leave a directly published row to its writer (longer than a publish may take).
+DIRECT_GRACE_S = 30.0
 _wakeups: set[Callable[[], None]] = set()
 
 
@@ -84,8 +94,10 @@ class OutboxRelay:
         poll_s: float = 1.0,
         max_backoff_s: float = 10.0,
         standby_s: float = STANDBY_RETRY_S,
+        direct_grace_s: float = DIRECT_GRACE_S,
     ) -> None:
         self._standby_s = standby_s
+        self._direct_grace = timedelta(seconds=direct_grace_s)
         self._engine = engine
         self._bus = bus
         self._batch = batch
@@ -186,7 +198,9 @@ class OutboxRelay:
         return len(sent)
 
     def _unsent(self) -> Any:
-        return select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(self._batch)
+        # Rows a writer publishes itself (attempts = DIRECT) are theirs until the grace period is over.
+        mine = or_(outbox.c.attempts >= 0, outbox.c.created_at < datetime.now(UTC) - self._direct_grace)
+        return select(outbox).where(outbox.c.sent_at.is_(None), mine).order_by(outbox.c.id).limit(self._batch)
 
     async def _claim(self, conn: AsyncConnection) -> list[Row[Any]]:
         rows = list((await conn.execute(self._unsent().with_for_update(skip_locked=True))).all())
@@ -281,6 +295,68 @@ class OutboxRelay:
         handle.flush()
         self._lock_file = handle
         return True
+
+
+class DirectPublisher:
+    """Publishes outbox rows its owner has just committed (written with ``direct=True``) and marks them sent.
+
+    ``await publish(messages)`` publishes them all at once and waits for the broker's confirms; it never
+    raises (what failed stays unsent and the relays send it after the grace period). The confirmed rows are
+    marked sent in the background, many publishes per UPDATE under load; ``drain()`` waits for that."""
+
+    def __init__(self, engine: AsyncEngine, bus: Bus) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._postgres = engine.dialect.name == "postgresql"
+        self._confirmed: list[str] = []  # message ids published, not yet marked
+        self._marker: asyncio.Task[None] | None = None
+
+    async def publish(self, messages: Sequence[tuple[str, Envelope]]) -> None:
+        if not messages:
+            return
+        results = await asyncio.gather(
+            *(self._bus.publish(topic, envelope) for topic, envelope in messages), return_exceptions=True
+        )
+        failed = 0
+        for (_, envelope), result in zip(messages, results, strict=True):
+            if isinstance(result, BaseException):
+                failed += 1
+            else:
+                self._confirmed.append(envelope.message_id)
+        if failed:
+            first = next(r for r in results if isinstance(r, BaseException))
+            logger.warning(
+                "outbox: %d of %d direct publishes failed (%s); the relay sends them later",
+                failed,
+                len(messages),
+                first.__class__.__name__,
+            )
+        if self._confirmed and (self._marker is None or self._marker.done()):
+            self._marker = asyncio.create_task(self._mark(), name="outbox-direct-mark")
+
+    async def drain(self) -> None:
+        """Wait until every confirmed publish is marked sent (or the marking failed and was logged)."""
+        while self._marker is not None and not self._marker.done():
+            await asyncio.shield(self._marker)
+
+    async def _mark(self) -> None:
+        while self._confirmed:
+            ids, self._confirmed = self._confirmed, []
+            stmt = update(outbox).where(outbox.c.sent_at.is_(None)).values(sent_at=datetime.now(UTC))
+            if self._postgres:  # one prepared statement whatever the number of ids
+                stmt = stmt.where(outbox.c.message_id == any_(bindparam("ids", type_=ARRAY(String))))
+                params: dict[str, Any] = {"ids": ids}
+            else:
+                stmt, params = stmt.where(outbox.c.message_id.in_(ids)), {}
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(stmt, params)
+            except Exception as exc:
+                reraise_if_stopping(exc)
+                # Published but not marked: the relays publish these again after the grace period.
+                logger.warning(
+                    "outbox: marking %d published rows failed (%s)", len(ids), exc.__class__.__name__
+                )
 
 
 def _aware(value: datetime) -> datetime:

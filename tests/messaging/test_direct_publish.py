@@ -1,0 +1,153 @@
+"""Replies to MOs are published by the MO consumer right after its commit (``relay.DirectPublisher``), not by
+a relay round; the outbox stays the safety net: a reply whose direct publish failed (or whose writer died
+before it) is published by a relay once the grace period is over, and never before it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.integration.world import build_world
+from tests.messaging.conftest import MemoryDeadLetters, Recorder
+from workflow.adapters.orm import outbox
+from workflow.bootstrap import bootstrap
+from workflow.entrypoints.workflow_service import Consumers
+from workflow.messaging.bus import PublishFailed
+from workflow.messaging.envelope import Envelope
+from workflow.messaging.inprocess import InProcessBus
+from workflow.messaging.outbox import DIRECT
+from workflow.messaging.relay import DirectPublisher, OutboxRelay
+from workflow.messaging.sms_store import sms_messages
+from workflow.settings import load_settings
+
+pytestmark = pytest.mark.integration
+
+OWNER_PHONE = "+905321234567"  # the first muhtar of tests/integration/world.py
+
+
+class RefusingBus(InProcessBus):
+    """A broker that refuses every publish (an outage right after the MO's commit)."""
+
+    async def publish(self, topic: str, envelope: Envelope) -> None:
+        raise PublishFailed("simulated outage")
+
+
+@dataclass
+class Setup:
+    engine: AsyncEngine
+    bus: InProcessBus
+    gateway: Recorder
+    consumers: Consumers
+    direct: DirectPublisher
+
+
+async def make(engine: AsyncEngine, tmp_path: Path, bus: InProcessBus) -> Setup:
+    await build_world(engine)
+    await bus.start()
+    gateway = Recorder()
+    await bus.consume("sms.outbound", gateway)
+    settings = load_settings(env={}, var_dir=tmp_path)
+    direct = DirectPublisher(engine, bus)
+    consumers = Consumers(settings, engine, bootstrap(settings, engine=engine), direct)
+    return Setup(engine, bus, gateway, consumers, direct)
+
+
+@pytest.fixture
+async def setup(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Setup]:
+    made = await make(engine, tmp_path, InProcessBus(MemoryDeadLetters()))
+    try:
+        yield made
+    finally:
+        await made.bus.stop()
+
+
+@pytest.fixture
+async def refused(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Setup]:
+    made = await make(engine, tmp_path, RefusingBus(MemoryDeadLetters()))
+    try:
+        yield made
+    finally:
+        await made.bus.stop()
+
+
+def mo(mo_id: str, body: str) -> Envelope:
+    return Envelope.new(
+        "sms.inbound",
+        {
+            "mo_id": mo_id,
+            "from": OWNER_PHONE,
+            "to": "4444",
+            "text": body,
+            "data_coding": 0,
+            "received_at": "2026-11-25T09:00:00+00:00",
+        },
+    )
+
+
+async def reply_rows(engine: AsyncEngine) -> list[tuple[str, int, object]]:
+    """(sms id, attempts, sent_at) of every sms.outbound outbox row."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(outbox.c.ordering_key, outbox.c.attempts, outbox.c.sent_at).where(
+                outbox.c.topic == "sms.outbound"
+            )
+        )
+        return [(str(key), int(attempts), sent) for key, attempts, sent in rows]
+
+
+async def test_the_reply_is_published_by_the_mo_consumer_without_any_relay(setup: Setup) -> None:
+    await setup.consumers.on_sms_inbound([mo("mo-1", "YARDIM"), mo("mo-2", "?")])
+    # No relay runs in this test: the consumer published both replies itself.
+    calls = await setup.gateway.wait_for(2)
+    await setup.direct.drain()
+    rows = await reply_rows(setup.engine)
+    async with setup.engine.connect() as conn:
+        stored = set(
+            (await conn.execute(select(sms_messages.c.id).where(sms_messages.c.purpose == "reply"))).scalars()
+        )
+    assert {c.payload["sms_id"] for c in calls} == stored == {key for key, _, _ in rows}
+    assert all(attempts == DIRECT and sent is not None for _, attempts, sent in rows)
+    relay = OutboxRelay(setup.engine, setup.bus, direct_grace_s=0.0)
+    assert await relay.publish_pending() == 0  # marked sent: nothing left for the safety net
+    assert len(setup.gateway.calls) == 2
+
+
+async def test_a_reply_whose_direct_publish_failed_waits_for_the_grace_then_the_relay_sends_it(
+    refused: Setup, engine: AsyncEngine
+) -> None:
+    await refused.consumers.on_sms_inbound([mo("mo-1", "YARDIM")])  # the outage does not fail the MO
+    await refused.direct.drain()
+    [(sms_id, attempts, sent)] = await reply_rows(engine)
+    assert attempts == DIRECT and sent is None
+    working = InProcessBus(MemoryDeadLetters())
+    await working.start()
+    try:
+        gateway = Recorder()
+        await working.consume("sms.outbound", gateway)
+        within_grace = OutboxRelay(engine, working, direct_grace_s=timedelta(hours=1).total_seconds())
+        assert await within_grace.publish_pending() == 0  # its writer may still be publishing it
+        after_grace = OutboxRelay(engine, working, direct_grace_s=0.0)
+        assert await after_grace.publish_pending() == 1
+        [call] = await gateway.wait_for(1)
+        assert call.payload["sms_id"] == sms_id
+    finally:
+        await working.stop()
+    [(_, _, sent)] = await reply_rows(engine)
+    assert sent is not None
+
+
+async def test_relay_rows_written_without_direct_are_published_at_once(setup: Setup) -> None:
+    """The grace is only for rows their writer publishes: a filing's confirmation SMS is the relay's."""
+    consumers = Consumers(setup.consumers.settings, setup.engine, setup.consumers.services, None)
+    await consumers.on_sms_inbound([mo("mo-1", "YARDIM")])
+    [(_, attempts, sent)] = await reply_rows(setup.engine)
+    assert attempts == 0 and sent is None
+    relay = OutboxRelay(setup.engine, setup.bus, direct_grace_s=timedelta(hours=1).total_seconds())
+    assert await relay.publish_pending() == 1
+    await setup.gateway.wait_for(1)
