@@ -3,6 +3,10 @@
 An outbound message is acked (the handler returns) only after every part's submit_sm_resp is OK or a
 permanent failure has been published as ``sms.status``. Temporary trouble raises, so the bus redelivers
 later; parts the SMSC already accepted are remembered for a while and not sent again on such a retry.
+Results leave in batches (``StatusBatcher``: one ``sms.status`` message per event-loop turn).
+
+Crash: at most W (the window) outbound messages are unacked at any moment — the consumer's prefetch — so
+the broker redelivers at most W SMS the SMSC may already have taken: duplicates are bounded by W.
 
 Stopping (SIGTERM): stop taking outbound messages (a delivery that arrives now goes back to the bus), wait
 for the window to drain (bounded by ``smpp.drain_timeout_s``), unbind, stop the I/O thread.
@@ -75,9 +79,12 @@ class StatusBatcher:
     caller of the batch. One message per SMS cost the broker, both processes and the database more than
     the SMS itself."""
 
-    def __init__(self, bus: Bus, *, max_items: int = 500) -> None:
+    def __init__(self, bus: Bus, *, max_items: int = 500, max_in_flight: int = 0) -> None:
+        """``max_in_flight`` > 0: while that many messages wait for their confirm, new items gather
+        instead (larger batches, less CPU per item, more latency); 0: a message every loop turn."""
         self._bus = bus
         self._max_items = max_items
+        self._max_in_flight = max_in_flight
         self._items: list[dict[str, Any]] = []
         self._sent: asyncio.Future[None] | None = None  # the batch being filled
         self._publishing: set[asyncio.Task[None]] = set()
@@ -89,18 +96,24 @@ class StatusBatcher:
         sent = self._sent
         self._items.extend(items)
         if len(self._items) >= self._max_items:
-            self._flush()
+            self._flush(full=True)
         # Shielded: a cancelled caller must not cancel the batch its neighbours wait for.
         await asyncio.shield(sent)
 
-    def _flush(self) -> None:
+    def _flush(self, *, full: bool = False) -> None:
         sent, items = self._sent, self._items
         if sent is None:
             return  # already flushed when it grew full
+        if not full and 0 < self._max_in_flight <= len(self._publishing):
+            return  # ``_published`` sends it
         self._sent, self._items = None, []
         task = asyncio.ensure_future(self._publish(items, sent))
         self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
+        task.add_done_callback(self._published)
+
+    def _published(self, task: asyncio.Task[None]) -> None:
+        self._publishing.discard(task)
+        self._flush()
 
     async def _publish(self, items: list[dict[str, Any]], sent: asyncio.Future[None]) -> None:
         envelope = Envelope.new("sms.status", {"items": items}, version=2)
@@ -126,6 +139,7 @@ class Gateway:
         *,
         dead_letters: DeadLetterStore | None = None,
         drain_timeout_s: float = 10.0,
+        status_in_flight: int = 0,
     ) -> None:
         self._bus = bus
         self._dead_letters = dead_letters
@@ -136,13 +150,18 @@ class Gateway:
         self._idle = asyncio.Event()  # set while no outbound message is being handled
         self._idle.set()
         self._done_parts: OrderedDict[str, dict[int, PartResult]] = OrderedDict()
-        self._statuses = StatusBatcher(bus)
+        self._statuses = StatusBatcher(bus, max_in_flight=status_in_flight)
 
     async def start(self, *, prefetch: int | None = None) -> None:
+        """Consume ``sms.outbound`` with at most ``prefetch`` (default: the window W) messages unacked.
+
+        That bound is what limits duplicates after a crash: the broker redelivers only unacked messages,
+        so with W of them at most W SMS are sent twice, whatever state the gateway died in. Every SMS has
+        at least one part, so W messages in hand still fill a window of W submit_sm.
+        """
         await self.connector.start()
-        # Enough deliveries in hand to keep the window full with multi-part messages.
         await self._bus.consume(
-            "sms.outbound", self.on_outbound, prefetch=prefetch or 4 * self.connector.config.window
+            "sms.outbound", self.on_outbound, prefetch=prefetch or self.connector.config.window
         )
 
     async def stop(self) -> None:

@@ -262,3 +262,18 @@ async def test_a_failed_status_batch_fails_every_caller_in_it() -> None:
     fake.fail = False
     await batcher.add([{"n": 1}])
     assert [e.payload["items"] for e in fake.published] == [[{"n": 1}]]
+
+
+async def test_with_a_confirm_limit_items_gather_while_a_status_message_is_unconfirmed() -> None:
+    fake = RecordingBus()
+    batcher = StatusBatcher(fake, max_in_flight=1)  # type: ignore[arg-type]
+    fake.gate.clear()
+    first = asyncio.ensure_future(batcher.add([{"n": 1}]))
+    await asyncio.sleep(0.01)  # the first message is out, waiting for its confirm
+    later = [asyncio.ensure_future(batcher.add([{"n": n}])) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    later.append(asyncio.ensure_future(batcher.add([{"n": 4}])))  # another loop turn, same batch
+    await asyncio.sleep(0.01)
+    fake.gate.set()
+    await asyncio.gather(first, *later)
+    assert [e.payload["items"] for e in fake.published] == [[{"n": 1}], [{"n": 2}, {"n": 3}, {"n": 4}]]
