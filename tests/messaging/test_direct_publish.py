@@ -14,16 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.world import build_world
-from tests.messaging.conftest import MemoryDeadLetters, Recorder
+from tests.messaging.conftest import MemoryDeadLetters, Recorder, wait_until
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import bootstrap
 from workflow.entrypoints.workflow_service import Consumers
+from workflow.messaging import relay as relay_module
 from workflow.messaging.bus import PublishFailed
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.inprocess import InProcessBus
 from workflow.messaging.outbox import DIRECT
 from workflow.messaging.relay import DirectPublisher, OutboxRelay
-from workflow.messaging.sms_store import sms_messages
+from workflow.messaging.sms_store import queue_sms, sms_messages
 from workflow.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -151,3 +152,30 @@ async def test_relay_rows_written_without_direct_are_published_at_once(setup: Se
     relay = OutboxRelay(setup.engine, setup.bus, direct_grace_s=timedelta(hours=1).total_seconds())
     assert await relay.publish_pending() == 1
     await setup.gateway.wait_for(1)
+
+
+async def test_the_notify_of_a_direct_reply_commit_does_not_wake_the_relays_of_this_process(
+    pg_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Each relay would otherwise run an empty claim round per MO batch (the outbox trigger fires on every
+    insert); a commit that wrote other outbox rows still wakes them."""
+    made = await make(pg_engine, tmp_path, InProcessBus(MemoryDeadLetters()))
+    relay = OutboxRelay(pg_engine, made.bus)
+    relay_module._relays.add(relay)  # as start() does, without its loop: the wake-up is what is observed
+    try:
+        await relay._listen()
+        await made.consumers.on_sms_inbound([mo("mo-1", "YARDIM")])
+        await made.gateway.wait_for(1)
+        await wait_until(lambda: _true(not relay._ignore), "the direct commit's NOTIFY reached the relay")
+        assert not relay._wakeup.is_set()
+        async with pg_engine.begin() as conn:
+            await queue_sms(conn, OWNER_PHONE, "Bir bildirim", "confirmation")
+        await wait_until(lambda: _true(relay._wakeup.is_set()), "another commit's NOTIFY woke the relay")
+    finally:
+        relay_module._relays.discard(relay)
+        await relay._unlisten()
+        await made.bus.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value

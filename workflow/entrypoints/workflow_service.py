@@ -87,6 +87,29 @@ class Consumers:
         for (mo, received_at), envelope in zip(mos, envelopes, strict=True):
             first.setdefault(mo.mo_id, (mo, received_at, envelope))  # a duplicate in the batch: once
         stamp = datetime.now(UTC)
+        commit: list[int | None] = []  # the DirectPublisher.expect_commit token, once taken
+        try:
+            published = await self._store_and_answer(first, config, now, stamp, deferred, commit)
+        except BaseException:
+            if self.direct is not None and commit:
+                self.direct.forget_commit(commit[0])
+            raise
+        if self.direct is not None:
+            await self.direct.publish(published)
+        for sms_id, answer, envelope in deferred:
+            await self._finish(config, sms_id, answer, envelope, now)
+
+    async def _store_and_answer(
+        self,
+        first: dict[str, tuple[MoMessage, datetime, Envelope]],
+        config: InboundConfig,
+        now: datetime,
+        stamp: datetime,
+        deferred: list[tuple[str, Deferred, Envelope]],
+        commit: list[int | None],
+    ) -> list[tuple[str, Envelope]]:
+        """The batch's one transaction: store the MOs, answer them, queue the replies. Returns the replies'
+        outbox messages; fills ``deferred`` with the MOs to answer after the commit."""
         async with self.engine.begin() as conn:
             # Store first: an MO stored already (a redelivery) is not inserted again. The state is final
             # unless the command may go through the service layer after the commit (then "received").
@@ -114,7 +137,7 @@ class Consumers:
                 if mo_id in inserted or stored[mo_id][1] != "handled"
             ]
             if not items:
-                return
+                return []
             answers = await answer_batch(conn, config, [mo for mo, _, _, _ in items], now)
             handled_now: list[str] = []
             replies: list[tuple[str, str, str, Envelope]] = []
@@ -133,10 +156,9 @@ class Consumers:
                     .values(state="handled", updated_at=stamp)
                 )
             published = await _queue_replies(conn, replies, stamp, direct=self.direct is not None)
-        if self.direct is not None:
-            await self.direct.publish(published)
-        for sms_id, answer, envelope in deferred:
-            await self._finish(config, sms_id, answer, envelope, now)
+            if published and self.direct is not None:
+                commit.append(await self.direct.expect_commit(conn))
+        return published
 
     async def _finish(
         self, config: InboundConfig, sms_id: str, answer: Deferred, envelope: Envelope, now: datetime

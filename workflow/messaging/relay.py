@@ -27,7 +27,7 @@ import fcntl
 import json
 import logging
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ STANDBY_RETRY_S = 5.0
 #: How long relays leave a directly published row to its writer (longer than a publish may take).
 DIRECT_GRACE_S = 30.0
 _wakeups: set[Callable[[], None]] = set()
+_relays: set[OutboxRelay] = set()  # started in this process (for ``DirectPublisher.expect_commit``)
 
 
 def notify_new_outbox() -> None:
@@ -105,6 +106,8 @@ class OutboxRelay:
         self._max_backoff_s = max_backoff_s
         self._postgres = engine.dialect.name == "postgresql"
         self._wakeup = asyncio.Event()
+        # Backend pid -> NOTIFYs to come from commits whose rows their writer publishes (no round for them).
+        self._ignore: Counter[int] = Counter()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
@@ -120,6 +123,7 @@ class OutboxRelay:
 
     async def start(self) -> None:
         _wakeups.add(self._local_wakeup)
+        _relays.add(self)
         watch_engine(self._engine)
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
@@ -129,6 +133,7 @@ class OutboxRelay:
         if self._task is not None:
             await self._task
         _wakeups.discard(self._local_wakeup)
+        _relays.discard(self)
         await self._unlisten()
         self._serving = False
         if self._lock_file is not None:
@@ -164,6 +169,14 @@ class OutboxRelay:
             backoff = 0.0
             if count < self._batch:
                 await self._sleep(self._poll_s)
+
+    def _on_notify(self, _conn: Any, pid: int, _channel: str, _payload: str) -> None:
+        if self._ignore[pid] > 0:  # a commit of direct rows only: nothing for this relay to claim
+            self._ignore[pid] -= 1
+            if not self._ignore[pid]:
+                del self._ignore[pid]
+            return
+        self._wakeup.set()
 
     def _local_wakeup(self) -> None:
         """A commit in this process wrote outbox rows. On PostgreSQL with LISTEN working, the NOTIFY of that
@@ -270,7 +283,7 @@ class OutboxRelay:
         url = self._engine.url.set(drivername="postgresql")
         try:
             self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wakeup.set())
+            await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("outbox relay: LISTEN unavailable (%s); polling", exc.__class__.__name__)
             self._listener = None
@@ -333,6 +346,27 @@ class DirectPublisher:
             )
         if self._confirmed and (self._marker is None or self._marker.done()):
             self._marker = asyncio.create_task(self._mark(), name="outbox-direct-mark")
+
+    async def expect_commit(self, conn: AsyncConnection) -> int | None:
+        """Call inside a transaction whose only outbox rows are direct ones, just before its commit: the
+        NOTIFY of that commit will not wake this process's relays (an empty round each, under load one per
+        MO batch and relay). Returns a token for ``forget_commit`` if the commit fails. A NOTIFY wrongly
+        ignored only delays a relay until its next poll (``poll_s``)."""
+        if not self._postgres:
+            return None
+        raw = await conn.get_raw_connection()
+        pid = int(raw.driver_connection.get_server_pid())  # type: ignore[union-attr]
+        for relay in _relays:
+            relay._ignore[pid] += 1
+        return pid
+
+    def forget_commit(self, pid: int | None) -> None:
+        """The transaction ``expect_commit`` was called in did not commit: no NOTIFY is coming."""
+        if pid is None:
+            return
+        for relay in _relays:
+            if relay._ignore[pid] > 0:
+                relay._ignore[pid] -= 1
 
     async def drain(self) -> None:
         """Wait until every confirmed publish is marked sent (or the marking failed and was logged)."""
