@@ -56,3 +56,23 @@ async def test_upgrade_fills_the_summary(old_engine: AsyncEngine):
     volumes = await section_tables(old_engine, Scope(None), Filters(), NOW, Section.VOLUMES)
     days = next(t for t in volumes if t.name == "hacim-donem")
     assert {r.values["period"]: r.values["count"] for r in days.rows} == {"2026-05-01": 2, "2026-06-01": 5}
+
+
+async def test_upgrade_fills_the_counts(old_engine: AsyncEngine):
+    """0011_report_counts counts the rows already there; the pages read the same figures as from the base
+    tables, and the hand-computed ones (fixture.py)."""
+    from tests.reports.test_counts import from_base, recount
+
+    await build_report_world(old_engine)
+    await migrate(old_engine)
+    await recount(old_engine)
+    for section in (Section.VOLUMES, Section.BOTTLENECKS):
+        tables = await section_tables(old_engine, Scope(None), Filters(), NOW, section)
+        assert {t.name: [(r.values, r.link) for r in t.rows] for t in tables} == await from_base(
+            old_engine, Scope(None), Filters(), NOW, section)
+    bottlenecks = await section_tables(old_engine, Scope(None), Filters(), NOW, Section.BOTTLENECKS)
+    ages = next(t for t in bottlenecks if t.name == "darbogaz-yas")
+    # 3v (18 days, overdue), 4v (5 days), 7b (51 days, overdue); fixture.py.
+    assert {r.values["unit"]: (r.values["b0"], r.values["b2"], r.values["b3"], r.values["overdue"])
+            for r in ages.rows} == {"Ankara Valiliği": (0, 1, 0, 1), "İzmir Valiliği": (1, 0, 0, 0),
+                                    "Çankaya Belediyesi": (0, 0, 1, 1)}

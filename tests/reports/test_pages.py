@@ -12,6 +12,7 @@ import pytest
 
 from tests.reports.fixture import ReportWorld
 from tests.staff.conftest import Browser
+from workflow.adapters.db import READ_ONLY_OPTION
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -138,3 +139,32 @@ async def test_without_dates_the_page_shows_the_last_90_days(browsers, rw: Repor
     assert span.days == 89
     assert start.group(1) > "2026-06-29"  # so none of the world's requests falls inside
     assert "Seçilen süzgeçlere uyan kayıt yok." in b.last_html
+
+
+async def test_report_reads_use_the_read_only_engine(browsers, rw: ReportWorld, monkeypatch):
+    """Report pages and exports read through ``read_only(engine)`` (on SQLite a deferred transaction, so a
+    long export does not hold the write lock)."""
+    from webui.reports import exports, forms, views
+
+    seen: list[tuple[str, bool]] = []
+
+    def spy(module: object, name: str) -> None:
+        real = getattr(module, name)
+
+        def wrapper(engine, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append((name, bool(engine.get_execution_options().get(READ_ONLY_OPTION))))
+            return real(engine, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    for module, name in ((views, "section_tables"), (exports, "section_tables"), (exports, "list_batches"),
+                         (forms, "choices")):
+        spy(module, name)
+    b = await signed_in(browsers, "migm")
+    for path in ("/personel/raporlar/hacim?bas=&bit=", "/personel/raporlar/talepler?bas=&bit=",
+                 "/personel/raporlar/talepler.csv?bas=&bit=", "/personel/raporlar/hacim/hacim-tur.csv?bas=&bit="):
+        response = await b.session.get(b.url(path))
+        assert response.status == 200, path
+        await response.read()
+    assert {name for name, _ in seen} == {"section_tables", "list_batches", "choices"}
+    assert all(read_only for _, read_only in seen), seen

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from webui.keys import CLOCK, ENGINE
 from webui.reports.views import me_and_scope, page_filters
 from webui.staff.guard import staff_only
+from workflow.adapters.db import read_only
 from workflow.reports import listing
 from workflow.reports.export import CSV_TYPE, XLSX_TYPE, XlsxWriter, csv_header, csv_rows, file_chunks
 from workflow.reports.filters import ISTANBUL, parse_filters
@@ -84,7 +85,7 @@ async def table_export(request: web.Request, user_id: str) -> web.StreamResponse
     _, scope = await me_and_scope(request, user_id)
     section = Section(request.match_info["section"])
     f = page_filters(request)
-    tables = await section_tables(request.app[ENGINE], scope, f, request.app[CLOCK](), section)
+    tables = await section_tables(read_only(request.app[ENGINE]), scope, f, request.app[CLOCK](), section)
     table = next((t for t in tables if t.name == request.match_info["table"]), None)
     if table is None:
         raise web.HTTPNotFound()
@@ -101,5 +102,5 @@ async def list_export(request: web.Request, user_id: str) -> web.StreamResponse:
     now: datetime = request.app[CLOCK]()
     query = listing.list_query(scope, f, drill, now)
     log.info("report export: request list format=%s", request.match_info["fmt"])
-    batches = list_batches(request.app[ENGINE], query)
+    batches = list_batches(read_only(request.app[ENGINE]), query)  # SQLite: no write lock while it streams
     return await send(request, request.match_info["fmt"], "talepler", "Talepler", listing.COLUMNS, batches)

@@ -14,6 +14,7 @@ from webui.reports.charts import bar_chart, line_chart
 from webui.staff.guard import staff_only
 from webui.staff.inbox_views import viewer
 from webui.staff.presenters import staff_page
+from workflow.adapters.db import read_only
 from workflow.reports import listing
 from workflow.reports.filters import ISTANBUL, Filters, parse_filters
 from workflow.reports.queries import SECTION_TITLES, Section, section_tables
@@ -75,7 +76,7 @@ async def section_page(request: web.Request, user_id: str) -> web.Response:
     me, scope = await me_and_scope(request, user_id)
     section = Section(request.match_info["section"])
     f = page_filters(request)
-    engine = request.app[ENGINE]
+    engine = read_only(request.app[ENGINE])  # SQLite: a deferred read, no write lock
     tables = await section_tables(engine, scope, f, request.app[CLOCK](), section)
     context = {
         "section": section,
@@ -98,7 +99,8 @@ async def list_page(request: web.Request, user_id: str) -> web.Response:
     drill = listing.Drill.parse(request.query)
     raw_page = request.query.get("sayfa", "1")
     number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 else 1
-    async with request.app[ENGINE].connect() as conn:
+    engine = read_only(request.app[ENGINE])
+    async with engine.connect() as conn:
         page = await listing.list_page(conn, scope, f, drill, request.app[CLOCK](), number)
     params = {**f.query_params(), **drill.params()}
     params.pop("donem", None)
@@ -108,7 +110,7 @@ async def list_page(request: web.Request, user_id: str) -> web.Response:
         "cell_text": cell_text,
         "f": f,
         "query": urlencode(params),
-        "choices": await forms.choices(request.app[ENGINE], scope, f),
+        "choices": await forms.choices(engine, scope, f),
         "drill": drill,
     }
     return await staff_page(request, "reports/list.html", me, "reports", context)

@@ -3,6 +3,13 @@
 An assignment's age is whole days since it reached the unit (``now`` is passed in, never read here).
 On time means completed by its due date; late means completed after it *or still open past it* — leaving
 open overdue work out would flatter exactly the units that are furthest behind.
+
+Without request filters beyond dates (and the unit), the per-unit totals — including the open count — come
+from the trigger-kept ``report_unit_counts`` (workflow/reports/counts.py), which hold nothing that changes
+with the clock. What does is computed at query time from the few open assignments that are younger than
+the oldest bucket's lower bound or not yet due (``report_open``, one row per open assignment with its
+request's filing time): the young buckets are counted from them, the oldest bucket
+is the open count minus the young ones, and the overdue count is the open count minus those not yet due.
 """
 
 from __future__ import annotations
@@ -11,12 +18,14 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Final
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
-from workflow.reports.filters import Filters, assigned_window, fact_clause
+from workflow.reports import counts
+from workflow.reports.filters import Filters, assigned_window, fact_clause, local_day_start
+from workflow.reports.schema import report_open, unit_counts
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -35,11 +44,22 @@ UNIT: Final = Col("unit", "Birim")
 a = assignments.c
 
 
-def age_clause(key: str, now: datetime) -> Any:
+def age_clause(key: str, now: datetime, assigned_at: Any = a.assigned_at) -> Any:
     """Assignments whose age in whole days falls in the bucket ``key``."""
     _, _, low, high = next(b for b in AGE_BUCKETS if b[0] == key)
-    upper = a.assigned_at <= now - timedelta(days=low)
-    return upper if high is None else and_(upper, a.assigned_at > now - timedelta(days=high + 1))
+    upper = assigned_at <= now - timedelta(days=low)
+    return upper if high is None else and_(upper, assigned_at > now - timedelta(days=high + 1))
+
+
+def open_dates(f: Filters) -> Any:
+    """The date range on ``report_open``, which keeps each request's filing time beside the open work."""
+    o = report_open.c
+    parts = []
+    if f.start:
+        parts.append(o.request_created_at >= local_day_start(f.start))
+    if f.end:
+        parts.append(o.request_created_at < local_day_start(f.end + timedelta(days=1)))
+    return and_(true(), *parts)
 
 
 def _base(scope: Scope, f: Filters) -> Any:
@@ -54,49 +74,97 @@ def _from(f: Filters) -> Any:
     return assignments.join(rr, rr.c.request_id == a.request_id) if f.narrows_requests else assignments
 
 
-async def unit_totals(conn: AsyncConnection, scope: Scope, f: Filters) -> list[Any]:
-    """Per unit: assignments received, handed back, completed on time and late — one pass with few, simple
-    conditions, grouped by unit id alone (names are joined to the small result)."""
+def counts_usable(f: Filters) -> bool:
+    """The unit counts hold the unit and the requests' filing month, no other request filter."""
+    return not (f.kind or f.state or f.channel or f.province_id or f.district_id)
+
+
+def _totals_from_base(scope: Scope, f: Filters, with_open: bool) -> Any:
+    """Per unit id: assignments received, handed back, completed on time and late (and open) — one pass with
+    few, simple conditions, grouped by unit id alone."""
     done = a.state == AssignmentState.COMPLETED.value
-    totals = (
+    return (
         select(
             a.unit_id,
             func.count().label("total"),
             func.count().filter(a.state == AssignmentState.HANDED_BACK.value).label("back"),
-            func.count().filter(and_(done, a.completed_at <= a.due_at)).label("on"),
+            func.count().filter(and_(done, a.completed_at <= a.due_at)).label("on_time"),
             func.count().filter(and_(done, a.completed_at > a.due_at)).label("late_done"),
+            *([func.count().filter(a.state.in_(OPEN)).label("open")] if with_open else []),
         )
         .select_from(_from(f))
         .where(_base(scope, f))
         .group_by(a.unit_id)
-        .subquery("totals")
     )
-    named = select(units.c.id, units.c.name, totals.c.total, totals.c.back, totals.c.on, totals.c.late_done).join(
-        units, units.c.id == totals.c.unit_id
-    )
+
+
+def _totals_from_counts(scope: Scope, f: Filters) -> Any:
+    """The same with the open count, from the unit counts."""
+    names = ["unit_id", "total", "back", "on_time", "late_done", "open"]
+
+    def mine(t: Any) -> Any:
+        own = t.c.unit_id == f.unit_id if f.unit_id else true()
+        return and_(scope.unit_clause(t.c.unit_id), own)
+
+    source = union_all(*counts.ranged(unit_counts, names, f, mine)).subquery("unit_parts")
+    sums = [func.sum(source.c[name]).label(name) for name in names[1:]]
+    return select(source.c.unit_id, *sums).group_by(source.c.unit_id).having(func.sum(source.c.total) != 0)
+
+
+async def unit_totals(conn: AsyncConnection, scope: Scope, f: Filters) -> list[Any]:
+    """Per unit (names joined to the small result): the totals, with the open count where the unit counts
+    answer."""
+    from_counts = counts_usable(f)
+    totals = (_totals_from_counts(scope, f) if from_counts else _totals_from_base(scope, f, False)).subquery("t")
+    t = totals.c
+    columns = [units.c.id, units.c.name, t.total, t.back, t.on_time.label("on"), t.late_done]
+    named = select(*columns, *([t.open] if from_counts else [])).join(units, units.c.id == t.unit_id)
     return list((await conn.execute(named)).all())
 
 
 async def open_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> dict[int, Any]:
-    """Per unit id: open assignments by age bucket, overdue and in all — a pass over the open ones only."""
-    ages = [func.count().filter(age_clause(key, now)).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
-    query = (
-        select(a.unit_id, *ages, func.count().filter(a.due_at < now).label("overdue"), func.count().label("open"))
-        .select_from(_from(f))
-        .where(_base(scope, f), a.state.in_(OPEN))
-        .group_by(a.unit_id)
-    )
+    """Per unit id, over open assignments only. Where the unit counts answer: the young buckets and how many
+    are young or not yet due (the rest follows from the open count); otherwise every bucket, overdue and open."""
+    young_buckets = AGE_BUCKETS[:-1]
+    if counts_usable(f):
+        o = report_open.c
+        oldest = now - timedelta(days=AGE_BUCKETS[-1][2])
+        ages = [func.count().filter(age_clause(key, now, o.assigned_at)).label(f"b{i}")
+                for i, (key, *_) in enumerate(young_buckets)]
+        own = o.unit_id == f.unit_id if f.unit_id else true()
+        query = (
+            select(o.unit_id, *ages, func.count().filter(o.assigned_at > oldest).label("young"),
+                   func.count().filter(o.due_at >= now).label("not_due"))
+            .where(or_(o.assigned_at > oldest, o.due_at >= now), open_dates(f), scope.unit_clause(o.unit_id), own)
+            .group_by(o.unit_id)
+        )
+    else:
+        ages = [func.count().filter(age_clause(key, now)).label(f"b{i}") for i, (key, *_) in enumerate(AGE_BUCKETS)]
+        query = (
+            select(a.unit_id, *ages, func.count().filter(a.due_at < now).label("overdue"),
+                   func.count().label("open"))
+            .select_from(_from(f))
+            .where(_base(scope, f), a.state.in_(OPEN))
+            .group_by(a.unit_id)
+        )
     return {row.unit_id: row for row in (await conn.execute(query)).all()}
 
 
 def merge_counts(totals: list[Any], opened: dict[int, Any]) -> list[Any]:
     """One record per unit with every count the bottleneck tables read."""
-    empty = {f"b{i}": 0 for i in range(len(AGE_BUCKETS))} | {"overdue": 0, "open": 0}
+    last = len(AGE_BUCKETS) - 1
     out = []
     for row in totals:
         values = dict(row._mapping)
         o = opened.get(row.id)
-        values.update({k: getattr(o, k) for k in empty} if o is not None else empty)
+        if "open" in values:  # from the unit counts: the oldest bucket and overdue follow from the open count
+            young = {f"b{i}": getattr(o, f"b{i}") if o is not None else 0 for i in range(last)}
+            values.update(young)
+            values[f"b{last}"] = values["open"] - (o.young if o is not None else 0)
+            values["overdue"] = values["open"] - (o.not_due if o is not None else 0)
+        else:
+            keys = [f"b{i}" for i in range(last + 1)] + ["overdue", "open"]
+            values.update({k: getattr(o, k) if o is not None else 0 for k in keys})
         out.append(SimpleNamespace(**values))
     return out
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from workflow.reports import bottlenecks, durations, volumes
+from workflow.reports import bottlenecks, counts, durations, volumes
 from workflow.reports import schema as _schema  # noqa: F401  (the report indexes join the metadata)
 from workflow.reports.filters import Filters
 from workflow.reports.scope import Scope
@@ -57,6 +57,10 @@ def _v(fn: Callable[..., Awaitable[ReportTable]], *args: Any) -> Job:
     return job
 
 
+async def _requests(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
+    return await volumes.request_tables(conn, scope, f)
+
+
 async def _totals(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[Any]:
     return await bottlenecks.unit_totals(conn, scope, f)
 
@@ -70,10 +74,7 @@ async def _slowest(conn: AsyncConnection, scope: Scope, f: Filters, now: datetim
 
 
 JOBS: Final[dict[Section, tuple[Job, ...]]] = {
-    Section.VOLUMES: (
-        _v(volumes.by_column, "kind"), _v(volumes.by_column, "state"), _v(volumes.by_column, "channel"),
-        _v(volumes.by_place, False), _v(volumes.by_place, True), _v(volumes.by_unit), _v(volumes.by_period),
-    ),
+    Section.VOLUMES: (_requests, _v(volumes.by_unit)),
     Section.DURATIONS: (
         _v(durations.triage), _v(durations.unit_work_per_unit), _v(durations.unit_work_per_province),
         _v(durations.closing), _v(durations.whole),
@@ -81,16 +82,23 @@ JOBS: Final[dict[Section, tuple[Job, ...]]] = {
     # The totals and the open-assignment counts run side by side, then are merged per unit.
     Section.BOTTLENECKS: (_totals, _open, _slowest),
 }
-#: Where each bottleneck table stands on the page.
-ORDER: Final = ("darbogaz-yas", "darbogaz-en-yavas", "darbogaz-iade", "darbogaz-zamaninda")
+#: The sections that read the trigger-kept counts (their pending changes are folded in first on PostgreSQL).
+COUNTED: Final = frozenset({Section.VOLUMES, Section.BOTTLENECKS})
+#: Where each table stands on its page.
+VOLUME_ORDER: Final = ("hacim-tur", "hacim-durum", "hacim-kanal", "hacim-il", "hacim-ilce", "hacim-birim",
+                       "hacim-donem")
+BOTTLENECK_ORDER: Final = ("darbogaz-yas", "darbogaz-en-yavas", "darbogaz-iade", "darbogaz-zamaninda")
 
 
 def _finish(section: Section, results: list[Any]) -> list[ReportTable]:
     if section is Section.BOTTLENECKS:
         totals, opened, slowest = results
         tables = [*bottlenecks.from_counts(bottlenecks.merge_counts(totals, opened)), *slowest]
-        return sorted(tables, key=lambda t: ORDER.index(t.name))
-    return [table for result in results for table in result]
+        return sorted(tables, key=lambda t: BOTTLENECK_ORDER.index(t.name))
+    tables = [table for result in results for table in result]
+    if section is Section.VOLUMES:
+        tables.sort(key=lambda t: VOLUME_ORDER.index(t.name))
+    return tables
 
 
 async def section_tables(
@@ -100,6 +108,8 @@ async def section_tables(
     connections; SQLite (one writer, BEGIN IMMEDIATE) reads them one after another on one connection."""
     jobs = JOBS[section]
     if engine.dialect.name == "postgresql":
+        if section in COUNTED:
+            await counts.fold(engine)
         gate = asyncio.Semaphore(PARALLEL)
 
         async def run(job: Job) -> Any:

@@ -17,6 +17,8 @@ millions of joined rows. Results are exact (nearest rank) to the second.
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from sqlalchemy import Column, Computed, ForeignKey, Index, Integer, SmallInteger, String, Table
 
 from workflow.adapters.orm import assignments, metadata, requests, utc_datetime
@@ -60,7 +62,8 @@ report_work = Table(
     Column("seconds", Integer, nullable=False),  # assignment → completion
     Index("ix_report_work_unit_seconds", "unit_id", "seconds"),
     Index("ix_report_work_province_seconds", "unit_province_id", "seconds"),
-    Index("ix_report_work_created", "request_created_at"),
+    # 0011_report_counts: a date range's unit work from the index alone.
+    Index("ix_report_work_created_unit", "request_created_at", "unit_id", "unit_province_id", "seconds"),
     Index("ix_report_work_request", "request_id"),
 )
 
@@ -80,4 +83,54 @@ REPORT_INDEXES = (
     Index("ix_assignments_unit_request", assignments.c.unit_id, assignments.c.request_id),
     # Assignments are made after filing: a date range's lower bound narrows them before any join.
     Index("ix_assignments_assigned_at", assignments.c.assigned_at),
+)
+
+
+def _counts_table(name: str, keys: tuple[tuple[str, Any], ...], counts: tuple[str, ...], delta: bool) -> Table:
+    columns = [Column(k, type_, primary_key=not delta, autoincrement=False, nullable=False) for k, type_ in keys]
+    return Table(name, metadata, *columns, *(Column(c, Integer, nullable=False) for c in counts))
+
+
+# Trigger-kept counts (0011_report_counts): each table with ``<name>_delta``, the changes not yet folded in
+# (PostgreSQL only; on SQLite the triggers add to the counts at once). Readers add both.
+VOLUME_DAY_KEYS: Final = (("local_day", String(10)), ("kind", String(20)), ("state", String(20)),
+                          ("channel", String(10)))
+VOLUME_PLACE_KEYS: Final = (("month", String(7)), ("province_id", Integer), ("district_id", Integer))
+UNIT_COUNT_KEYS: Final = (("unit_id", Integer), ("month", String(7)))
+UNIT_COUNTS: Final = ("requests", "total", "back", "on_time", "late_done", "open")
+volume_days = _counts_table("report_volume_days", VOLUME_DAY_KEYS, ("n",), False)
+volume_days_delta = _counts_table("report_volume_days_delta", VOLUME_DAY_KEYS, ("n",), True)
+volume_places = _counts_table("report_volume_places", VOLUME_PLACE_KEYS, ("n",), False)
+volume_places_delta = _counts_table("report_volume_places_delta", VOLUME_PLACE_KEYS, ("n",), True)
+unit_counts = _counts_table("report_unit_counts", UNIT_COUNT_KEYS, UNIT_COUNTS, False)
+unit_counts_delta = _counts_table("report_unit_counts_delta", UNIT_COUNT_KEYS, UNIT_COUNTS, True)
+# The same per Istanbul day, for the days of a range that do not fill a month.
+PLACE_DAY_KEYS: Final = (("local_day", String(10)), ("province_id", Integer), ("district_id", Integer))
+UNIT_DAY_KEYS: Final = (("local_day", String(10)), ("unit_id", Integer))
+place_days = _counts_table("report_volume_place_days", PLACE_DAY_KEYS, ("n",), False)
+place_days_delta = _counts_table("report_volume_place_days_delta", PLACE_DAY_KEYS, ("n",), True)
+unit_days = _counts_table("report_unit_days", UNIT_DAY_KEYS, UNIT_COUNTS, False)
+unit_days_delta = _counts_table("report_unit_days_delta", UNIT_DAY_KEYS, UNIT_COUNTS, True)
+#: (counts table, its delta table, key columns, count columns)
+COUNT_TABLES: Final = (
+    (volume_days, volume_days_delta, tuple(k for k, _ in VOLUME_DAY_KEYS), ("n",)),
+    (volume_places, volume_places_delta, tuple(k for k, _ in VOLUME_PLACE_KEYS), ("n",)),
+    (place_days, place_days_delta, tuple(k for k, _ in PLACE_DAY_KEYS), ("n",)),
+    (unit_counts, unit_counts_delta, tuple(k for k, _ in UNIT_COUNT_KEYS), UNIT_COUNTS),
+    (unit_days, unit_days_delta, tuple(k for k, _ in UNIT_DAY_KEYS), UNIT_COUNTS),
+)
+#: Month table → the day table that answers the days of a range outside whole months.
+DAY_TABLE: Final = {volume_places: place_days, unit_counts: unit_days}
+
+#: One row per open assignment (new, in progress, forwarded) with its request's filing time (0011).
+report_open = Table(
+    "report_open",
+    metadata,
+    Column("assignment_id", String(32), ForeignKey("assignments.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", Integer, nullable=False),
+    Column("request_created_at", utc_datetime(), nullable=False),
+    Column("assigned_at", utc_datetime(), nullable=False),
+    Column("due_at", utc_datetime(), nullable=False),
+    Index("ix_report_open_assigned", "assigned_at"),
+    Index("ix_report_open_due", "due_at"),
 )
