@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, delete, select, text, update
+from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -91,10 +91,47 @@ async def count_commands(
     if not phones:
         return []
     start = window_start(now, limit.window)
-    t = inbound_rate_counters
     batch = Counter(phones)
     # Sorted, so two processes counting overlapping phones lock the counter rows in the same order.
     ordered = sorted(batch)
+    if conn.dialect.name == "postgresql":
+        totals = await _count_pg(conn, ordered, [batch[p] for p in ordered], start)
+    else:
+        totals = await _count_portable(conn, ordered, batch, start)
+    return _decide(phones, batch, totals, start, limit)
+
+
+#: Count a batch and drop the phones' earlier windows in one round trip (PostgreSQL). The DELETE sees the
+#: rows as they were before the statement, so it never touches the window being counted (a later start).
+COUNT_PG = text(
+    """
+WITH counted AS (
+    INSERT INTO inbound_rate_counters AS t (phone_e164, window_start, count)
+    SELECT b.phone, CAST(:start AS timestamptz), b.n
+    FROM unnest(CAST(:phones AS varchar[]), CAST(:counts AS integer[])) WITH ORDINALITY AS b(phone, n, i)
+    ORDER BY b.i
+    ON CONFLICT (phone_e164, window_start) DO UPDATE SET count = t.count + excluded.count
+    RETURNING t.phone_e164, t.count
+), expired AS (
+    DELETE FROM inbound_rate_counters d
+    WHERE d.phone_e164 = ANY(CAST(:phones AS varchar[])) AND d.window_start < CAST(:start AS timestamptz)
+)
+SELECT phone_e164, count FROM counted
+"""
+).bindparams(bindparam("start", type_=inbound_rate_counters.c.window_start.type))
+
+
+async def _count_pg(
+    conn: AsyncConnection, phones: list[str], counts: list[int], start: datetime
+) -> dict[str, int]:
+    rows = await conn.execute(COUNT_PG, {"phones": phones, "counts": counts, "start": start})
+    return {str(phone): int(count) for phone, count in rows.all()}
+
+
+async def _count_portable(
+    conn: AsyncConnection, ordered: list[str], batch: Counter[str], start: datetime
+) -> dict[str, int]:
+    t = inbound_rate_counters
     stmt = _insert(conn, t)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.phone_e164, t.c.window_start], set_={"count": t.c.count + stmt.excluded["count"]}
@@ -106,6 +143,12 @@ async def count_commands(
     if fresh:
         # A new window for these phones: their earlier windows are no longer needed.
         await conn.execute(delete(t).where(and_(t.c.phone_e164.in_(fresh), t.c.window_start < start)))
+    return totals
+
+
+def _decide(
+    phones: Sequence[str], batch: Counter[str], totals: dict[str, int], start: datetime, limit: RateLimit
+) -> list[RateDecision]:
     # The n-th of this batch's commands from a phone is number (total before the batch + n) in its window.
     seen: Counter[str] = Counter()
     decisions = []

@@ -28,6 +28,7 @@ the first one over gets a polite reply, later ones nothing until the hour resets
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -55,6 +56,10 @@ from workflow.domain.model import KIND_LABELS, Channel, RequestKind
 from workflow.identity import InvalidPhone, normalize_tr_mobile
 
 logger = logging.getLogger(__name__)
+
+#: ``parse`` is pure and its commands immutable; the consumer asks twice per MO (``may_defer``, then
+#: ``answer_batch``), so the second time comes from here.
+_parse = functools.lru_cache(maxsize=1024)(parse)
 
 UNREGISTERED_MARK = "unregistered_sms"
 
@@ -142,7 +147,7 @@ async def answer_batch(
         except InvalidPhone as exc:
             logger.info("MO %s ignored: sender is not a Turkish mobile number (%s)", mo.mo_id, exc.reason)
             continue
-        work.append((index, mo, phone, parse(mo.text, min_chars=config.min_chars)))
+        work.append((index, mo, phone, _parse(mo.text, min_chars=config.min_chars)))
     if not work:
         return answers_
     decisions = await count_commands(conn, [phone for _, _, phone, _ in work], now, config.rate)
@@ -181,7 +186,7 @@ async def answer_batch(
 def may_defer(mo: MoMessage, config: InboundConfig) -> bool:
     """True when ``answer_batch`` may answer this MO with ``Deferred`` (its command is a filing or the open
     list); False means it is always answered (or ignored) inside the batch."""
-    return type(parse(mo.text, min_chars=config.min_chars)) not in IMMEDIATE_OR_QUERY
+    return type(_parse(mo.text, min_chars=config.min_chars)) not in IMMEDIATE_OR_QUERY
 
 
 async def finish(services: Services, config: InboundConfig, deferred: Deferred, now: datetime) -> str | None:
