@@ -357,7 +357,11 @@ def _workflow_child(amqp_url: str, engine: AsyncEngine, args: argparse.Namespace
 
 
 async def _child_workflow(amqp_url: str, db_url: str, prefetch: int) -> None:
+    import logging
+
     from workflow.adapters.db import create_engine
+
+    logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
 
     bus = RabbitMQBus(amqp_url, dead_letters=NullDeadLetters(), prefetch=prefetch)
     await bus.start()

@@ -37,6 +37,12 @@ QUEUES: Mapping[str, tuple[str, ...]] = {
     "mail.outbound": ("mail.outbound",),  # e-mails, consumed by the workflow service (workflow/mail/)
 }
 
+# How long a batch consumer waits, after the first message of a batch, for more to join it (queue -> s).
+# sms.status: the gateway sends a message per event-loop turn, each with a few results; one transaction for
+# many of them costs the workflow service and the database far less per SMS, and a state recorded a few
+# milliseconds later changes nothing. Other queues (MO replies) take what is there at once.
+BATCH_LINGER_S: Mapping[str, float] = {"sms.status": 0.005}
+
 # Every queue is also bound to ``queue.<name>``: retries and replays go to that one queue only,
 # never to the other queues bound to the original topic.
 DIRECT_PREFIX = "queue."

@@ -43,6 +43,7 @@ from workflow.messaging.amqp_headers import (
     original_topic,
 )
 from workflow.messaging.bus import (
+    BATCH_LINGER_S,
     QUEUES,
     Ack,
     BatchHandler,
@@ -256,9 +257,10 @@ class RabbitMQBus(Bus):
             raise ValueError(f"unknown queue {queue!r}")
         prefetch = prefetch or self._prefetch
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        gathering = asyncio.Lock()  # one worker at a time fills its batch (see BATCH_LINGER_S)
         for _ in range(max(1, prefetch // max_batch)):
             task = asyncio.create_task(
-                self._batch_worker(queue, handler, inbox, max_batch), name=f"batch-{queue}"
+                self._batch_worker(queue, handler, inbox, max_batch, gathering), name=f"batch-{queue}"
             )
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
@@ -269,14 +271,31 @@ class RabbitMQBus(Bus):
         await self._consume_queue(queue, on_message, prefetch)
 
     async def _batch_worker(
-        self, queue: str, handler: BatchHandler, inbox: asyncio.Queue[AbstractIncomingMessage], max_batch: int
+        self,
+        queue: str,
+        handler: BatchHandler,
+        inbox: asyncio.Queue[AbstractIncomingMessage],
+        max_batch: int,
+        gathering: asyncio.Lock,
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
+        linger = BATCH_LINGER_S.get(queue, 0.0)
         while self._accepting:
-            messages = [await inbox.get()]
-            while len(messages) < max_batch and not inbox.empty():
-                messages.append(inbox.get_nowait())
+            if linger:
+                # While one worker waits for its batch to fill, the others must not take the messages
+                # one by one; they take the next batch once this one is gathered.
+                async with gathering:
+                    messages = [await inbox.get()]
+                    self._busy.add(task)  # from here on, stop() waits for this batch
+                    if inbox.qsize() < max_batch - 1:
+                        await asyncio.sleep(linger)
+                    while len(messages) < max_batch and not inbox.empty():
+                        messages.append(inbox.get_nowait())
+            else:
+                messages = [await inbox.get()]
+                while len(messages) < max_batch and not inbox.empty():
+                    messages.append(inbox.get_nowait())
             self._busy.add(task)
             try:
                 attempts = [int_header(m.headers, H_ATTEMPT, 1) for m in messages]
