@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -125,9 +125,15 @@ class Consumers:
             }
             # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order; a
             # concurrent insert of the same mo_id waits for the other transaction and then conflicts.
-            stmt = _insert(conn, sms_messages).on_conflict_do_nothing(index_elements=[sms_messages.c.mo_id])
             ordered = [rows[mo_id] for mo_id in sorted(rows)]
-            inserted = {str(r[0]) for r in await conn.execute(stmt.returning(sms_messages.c.mo_id), ordered)}
+            if _postgres(conn):
+                result = await conn.execute(INSERT_MOS_PG, _mo_columns(ordered, stamp))
+            else:
+                stmt = _insert(conn, sms_messages).on_conflict_do_nothing(
+                    index_elements=[sms_messages.c.mo_id]
+                )
+                result = await conn.execute(stmt.returning(sms_messages.c.mo_id), ordered)
+            inserted = {str(r[0]) for r in result}
             stored = {mo_id: (str(rows[mo_id]["id"]), str(rows[mo_id]["state"])) for mo_id in inserted}
             if len(inserted) < len(rows):
                 stored.update(await _known_mos(conn, [mo_id for mo_id in rows if mo_id not in inserted]))
@@ -199,6 +205,37 @@ async def _known_mos(conn: AsyncConnection, mo_ids: Sequence[str]) -> dict[str, 
     return {str(mo_id): (str(sms_id), str(state)) for mo_id, sms_id, state in rows}
 
 
+#: A batch of MOs in one statement (PostgreSQL) whose text does not depend on the batch size, so its
+#: prepared statement is reused (a multi-row VALUES list is a new statement for every size). Rows go in
+#: the order given (sorted by mo_id: see the caller); what ``_mo_row`` leaves NULL stays NULL.
+INSERT_MOS_PG = text(
+    """
+INSERT INTO sms_messages (id, direction, phone_e164, text, purpose, state, mo_id, created_at, updated_at)
+SELECT m.id, 'in', m.phone, m.body, 'mo', m.state, m.mo_id, m.received_at, CAST(:now AS timestamptz)
+FROM unnest(
+    CAST(:ids AS varchar[]), CAST(:phones AS varchar[]), CAST(:bodies AS text[]), CAST(:states AS varchar[]),
+    CAST(:mo_ids AS varchar[]), CAST(:received AS timestamptz[])
+) WITH ORDINALITY AS m(id, phone, body, state, mo_id, received_at, i)
+ORDER BY m.i
+ON CONFLICT (mo_id) DO NOTHING
+RETURNING mo_id
+"""
+)
+
+
+def _mo_columns(rows: Sequence[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """``_mo_row`` rows as the column arrays of ``INSERT_MOS_PG``."""
+    return {
+        "ids": [r["id"] for r in rows],
+        "phones": [r["phone_e164"] for r in rows],
+        "bodies": [r["text"] for r in rows],
+        "states": [r["state"] for r in rows],
+        "mo_ids": [r["mo_id"] for r in rows],
+        "received": [r["created_at"].astimezone(UTC) for r in rows],
+        "now": now,
+    }
+
+
 def _mo_row(sms_id: str, mo: MoMessage, received_at: datetime, state: str, now: datetime) -> dict[str, Any]:
     """The ``sms_messages`` row of an MO, as ``sms_store.record_mo`` writes it (with its final state)."""
     return {
@@ -228,14 +265,14 @@ async def _queue_replies(
         return []
     messages, outbox_rows = [], []
     published: list[tuple[str, Envelope]] = []
-    for mo_sms_id, to, text, cause in replies:
+    for mo_sms_id, to, body, cause in replies:
         sms_id = uuid.uuid4().hex
         messages.append(
             {
                 "id": sms_id,
                 "direction": "out",
                 "phone_e164": to,
-                "text": text,
+                "text": body,
                 "purpose": "reply",
                 "state": "queued",
                 "part_count": None,
@@ -249,7 +286,7 @@ async def _queue_replies(
         )
         envelope = Envelope.new(
             "sms.outbound",
-            {"sms_id": sms_id, "to": to, "text": text},
+            {"sms_id": sms_id, "to": to, "text": body},
             correlation_id=cause.correlation_id or sms_id,
             now=now,
         )

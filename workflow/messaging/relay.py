@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
-from sqlalchemy import String, any_, bindparam, event, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import event, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -310,6 +309,15 @@ class OutboxRelay:
         return True
 
 
+MARK_DIRECT_PG = text(
+    """
+UPDATE outbox SET sent_at = v.at
+FROM unnest(CAST(:ids AS varchar[]), CAST(:ats AS timestamptz[])) AS v(message_id, at)
+WHERE outbox.message_id = v.message_id AND outbox.sent_at IS NULL
+"""
+)
+
+
 class DirectPublisher:
     """Publishes outbox rows its owner has just committed (written with ``direct=True``) and marks them sent.
 
@@ -321,7 +329,7 @@ class DirectPublisher:
         self._engine = engine
         self._bus = bus
         self._postgres = engine.dialect.name == "postgresql"
-        self._confirmed: list[str] = []  # message ids published, not yet marked
+        self._confirmed: list[tuple[str, datetime]] = []  # (message id, confirmed at), not yet marked
         self._marker: asyncio.Task[None] | None = None
 
     async def publish(self, messages: Sequence[tuple[str, Envelope]]) -> None:
@@ -331,11 +339,12 @@ class DirectPublisher:
             *(self._bus.publish(topic, envelope) for topic, envelope in messages), return_exceptions=True
         )
         failed = 0
+        confirmed_at = datetime.now(UTC)  # sent_at: when the broker confirmed, however late the marking
         for (_, envelope), result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 failed += 1
             else:
-                self._confirmed.append(envelope.message_id)
+                self._confirmed.append((envelope.message_id, confirmed_at))
         if failed:
             first = next(r for r in results if isinstance(r, BaseException))
             logger.warning(
@@ -375,16 +384,19 @@ class DirectPublisher:
 
     async def _mark(self) -> None:
         while self._confirmed:
-            ids, self._confirmed = self._confirmed, []
-            stmt = update(outbox).where(outbox.c.sent_at.is_(None)).values(sent_at=datetime.now(UTC))
-            if self._postgres:  # one prepared statement whatever the number of ids
-                stmt = stmt.where(outbox.c.message_id == any_(bindparam("ids", type_=ARRAY(String))))
-                params: dict[str, Any] = {"ids": ids}
-            else:
-                stmt, params = stmt.where(outbox.c.message_id.in_(ids)), {}
+            marks, self._confirmed = self._confirmed, []
+            ids = [message_id for message_id, _ in marks]
             try:
                 async with self._engine.begin() as conn:
-                    await conn.execute(stmt, params)
+                    if self._postgres:  # one statement, one SQL text whatever the number of rows
+                        ats = [at for _, at in marks]
+                        await conn.execute(MARK_DIRECT_PG, {"ids": ids, "ats": ats})
+                    else:
+                        await conn.execute(
+                            update(outbox)
+                            .where(outbox.c.sent_at.is_(None), outbox.c.message_id.in_(ids))
+                            .values(sent_at=max(at for _, at in marks))
+                        )
             except Exception as exc:
                 reraise_if_stopping(exc)
                 # Published but not marked: the relays publish these again after the grace period.
