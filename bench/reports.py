@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import sys
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
+from sqlalchemy import event
 
 from webui.app import init_app
 from workflow.adapters.db import create_engine
@@ -126,8 +128,8 @@ async def fill(name: str, n: int) -> dict[str, int]:
     engine = create_engine(pg_url(name))
     try:
         # Up to the revision before the reports: the bulk rows go in without row triggers, then 0008_reports
-        # fills report_requests and 0010_report_summaries report_work, each in one statement, and install
-        # their triggers, as on a live upgrade.
+        # fills report_requests, 0010_report_summaries report_work and 0011_report_counts the report counts,
+        # each in few statements, and install their triggers, as on a live upgrade.
         await migrate(engine, "0007_mail")
         t0 = time.perf_counter()
         await load_registry(engine)
@@ -152,8 +154,8 @@ async def fill(name: str, n: int) -> dict[str, int]:
         finally:
             await engine.dispose()
         print(
-            f"  migrations 0008_reports + 0010_report_summaries (report_requests, report_work filled) "
-            f"in {time.perf_counter() - t0:.0f} s",
+            f"  migrations 0008_reports, 0010_report_summaries, 0011_report_counts (report_requests, "
+            f"report_work, the report counts filled) in {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
         # What autovacuum does soon after a bulk load on a live server: statistics and the visibility map
@@ -198,8 +200,35 @@ async def existing_users(name: str) -> dict[str, str]:
     return {"migm": by_name["bench.migm"], "valilik": by_name["bench.ankara"]}
 
 
+class BackendCpu:
+    """CPU seconds (user + system) of this process and of the PostgreSQL backends behind the engine's pooled
+    connections — the work a page costs, less sensitive to other load on the machine than its wall time."""
+
+    def __init__(self, engine: Any) -> None:
+        self.pids: set[int] = set()
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pid(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            self.pids.add(int(cursor.fetchone()[0]))
+            cursor.close()
+
+    def seconds(self) -> float:
+        total = time.process_time()
+        for pid in list(self.pids):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
+        return total
+
+
 async def time_pages(url: str, users: dict[str, str], rounds: int) -> list[tuple[str, float]]:
     engine = create_engine(url)
+    cpu = BackendCpu(engine)
     now = datetime.now(UTC)
     today = now.date()
     ranges = {
@@ -212,13 +241,16 @@ async def time_pages(url: str, users: dict[str, str], rounds: int) -> list[tuple
             scope = await load_scope(engine, user_id)
             for range_name, f in ranges.items():
                 for section in Section:
-                    times = []
+                    await section_tables(engine, scope, f, now, section)  # warm: connections opened
+                    times, cpus = [], []
                     for _ in range(rounds):
-                        t0 = time.perf_counter()
+                        c0, t0 = cpu.seconds(), time.perf_counter()
                         await section_tables(engine, scope, f, now, section)
                         times.append(time.perf_counter() - t0)
+                        cpus.append(cpu.seconds() - c0)
                     out.append((f"{who} / {section.value} / {range_name}", statistics.median(times)))
-                    print(f"  {out[-1][0]}: {out[-1][1]:.2f} s (median of {rounds})", flush=True)
+                    print(f"  {out[-1][0]}: {out[-1][1]:.2f} s (median of {rounds}, max {max(times):.2f} s), "
+                          f"CPU {statistics.median(cpus):.2f} s (this process + its PostgreSQL backends)", flush=True)
                 times = []
                 for _ in range(rounds):
                     t0 = time.perf_counter()

@@ -57,10 +57,12 @@ def _values(tables: list[Any]) -> dict[str, list[tuple[dict[str, Any], dict[str,
 
 
 async def from_base(engine: AsyncEngine, scope: Scope, f: Filters, now: datetime, section: Section) -> Any:
-    """The same tables with the counts switched off: every figure from the base tables."""
+    """The same tables with the counts switched off: every figure from the base tables (and the slowest
+    units from every completion's work time)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(volumes, "month_counts_usable", lambda scope, f: False)
         mp.setattr(bottlenecks, "counts_usable", lambda f: False)
+        mp.setattr(bottlenecks, "histogram_usable", lambda conn, f: False)
         return _values(await section_tables(engine, scope, f, now, section))
 
 
@@ -271,3 +273,24 @@ async def test_corrections_written_directly_move_the_counts(engine: AsyncEngine)
                 u=rw.unit("ILM-06-saglik"), r=rw.requests[2])
     await write("DELETE FROM assignments WHERE request_id = :r AND state = 'handed_back'", r=rw.requests[3])
     await same_as_base()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # the histogram path is PostgreSQL's
+async def test_slowest_units_from_the_histogram(engine: AsyncEngine):
+    """The candidates read from the work-time histogram give the same slowest units, with the same exact
+    percentiles, as every completion's work time — also when the cut leaves units out."""
+    from workflow.reports.durations import unit_work_per_unit
+
+    await build_report_world(engine)
+    async with engine.connect() as conn:
+        assert bottlenecks.histogram_usable(conn, Filters())
+        every = await unit_work_per_unit(conn, Scope(None), Filters())
+        for limit in (1, 2, 3, 4, 10):
+            candidates = await bottlenecks.slowest_candidates(conn, Scope(None), limit)
+            assert len(candidates.rows) == min(limit, 4)  # the medians fall on four different days
+            expected = bottlenecks.slowest(every, limit)
+            assert [r.values for r in bottlenecks.slowest(candidates, limit).rows] == [r.values for r in expected.rows]
+    # Hand-computed (fixture.py): İzmir Büyükşehir 28 days, the Valilik 5, Sağlık 3, Çankaya Belediyesi 1.
+    assert [(r.values["unit"], r.values["median"] // 86400) for r in expected.rows] == [
+        ("İzmir Büyükşehir Belediyesi", 28), ("Ankara Valiliği", 5), ("Ankara İl Sağlık Müdürlüğü", 3),
+        ("Çankaya Belediyesi", 1)]

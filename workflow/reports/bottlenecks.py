@@ -18,14 +18,15 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Final
 
-from sqlalchemy import and_, func, or_, select, true, union_all
+from sqlalchemy import Integer, and_, cast, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
 from workflow.reports import counts
+from workflow.reports.durations import STATS
 from workflow.reports.filters import Filters, assigned_window, fact_clause, local_day_start
-from workflow.reports.schema import report_open, unit_counts
+from workflow.reports.schema import report_open, report_work, unit_counts, work_days
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -216,6 +217,73 @@ def on_time(counts: list[Any]) -> ReportTable:
     rows.sort(key=lambda row: (row.values["rate"], row.values["unit"]))
     note = "Süresi geçtiği hâlde açık olan görevler geç sayılır; süresi dolmamış açık görevler oranda yer almaz."
     return ReportTable("darbogaz-zamaninda", "Zamanında tamamlama oranı", columns, rows, note)
+
+
+def histogram_usable(conn: AsyncConnection, f: Filters) -> bool:
+    """The work-time histogram holds every completion of a unit, with no date or other request filter.
+    PostgreSQL only: SQLite cannot skip a number of index entries given by the outer row."""
+    return conn.dialect.name == "postgresql" and not f.narrows_requests
+
+
+async def slowest_candidates(conn: AsyncConnection, scope: Scope, limit: int = 10) -> ReportTable:
+    """Exact count, median and 90th percentile of the units that can be among the ``limit`` slowest.
+
+    From ``report_work_days`` (completions per unit and whole day of work) each unit's median falls in a
+    known day; a unit whose median day is below the ``limit``-th highest cannot make the list. For the rest,
+    each percentile is the k-th value inside its day, read from the (unit_id, seconds) index by skipping the
+    values of that day that come before it — a few entries per unit instead of every completion."""
+    parts = counts.counted(work_days, ["unit_id", "work_day", "n"], lambda t: scope.unit_clause(t.c.unit_id))
+    h = union_all(*parts).subquery("h")
+    g = (
+        select(h.c.unit_id, h.c.work_day, cast(func.sum(h.c.n), Integer).label("n"))
+        .group_by(h.c.unit_id, h.c.work_day)
+        .having(func.sum(h.c.n) != 0)
+        .subquery("g")
+    )
+    c = select(
+        g.c.unit_id, g.c.work_day, g.c.n,
+        func.sum(g.c.n).over(partition_by=g.c.unit_id, order_by=g.c.work_day).label("upto"),
+        func.sum(g.c.n).over(partition_by=g.c.unit_id).label("total"),
+    ).cte("c")  # a CTE, read by both percentiles: computed once
+
+    def rank(pct: int) -> Any:  # nearest rank ceil(pct/100 · n) in integer arithmetic
+        return (c.c.total * pct + 99) // 100
+
+    def day_of(pct: int, name: str) -> Any:
+        before = c.c.upto - c.c.n
+        return select(c.c.unit_id, c.c.total, c.c.work_day.label(f"{name}_day"),
+                      (rank(pct) - before).label(f"{name}_k")).where(before < rank(pct), rank(pct) <= c.c.upto)
+
+    med = day_of(50, "median").subquery("med")
+    p90 = day_of(90, "p90").subquery("p90")
+    both = (
+        select(med.c.unit_id, med.c.total, med.c.median_day, med.c.median_k, p90.c.p90_day, p90.c.p90_k)
+        .join(p90, p90.c.unit_id == med.c.unit_id)
+        .cte("both")
+    )
+    cut = select(both.c.median_day).order_by(both.c.median_day.desc()).offset(limit - 1).limit(1).scalar_subquery()
+    cand = select(both).where(or_(cut.is_(None), both.c.median_day >= cut)).subquery("cand")
+    w = report_work.c
+
+    def value(day: Any, k: Any) -> Any:
+        return (
+            select(w.seconds)
+            .where(w.unit_id == cand.c.unit_id, w.seconds >= day * 86400)
+            .order_by(w.seconds)
+            .offset(k - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    query = select(
+        cand.c.unit_id, units.c.name, cand.c.total,
+        value(cand.c.median_day, cand.c.median_k).label("median"), value(cand.c.p90_day, cand.c.p90_k).label("p90"),
+    ).join(units, units.c.id == cand.c.unit_id)
+    rows = [
+        Row({"unit": row.name, "n": row.total, "median": row.median, "p90": row.p90}, {"birim": str(row.unit_id)})
+        for row in (await conn.execute(query)).all()
+    ]
+    return ReportTable("sure-birim", "Birimde görevin tamamlanması (birime göre)", (UNIT, *STATS), rows)
 
 
 def slowest(per_unit: ReportTable, limit: int = 10) -> ReportTable:

@@ -111,6 +111,9 @@ place_days = _counts_table("report_volume_place_days", PLACE_DAY_KEYS, ("n",), F
 place_days_delta = _counts_table("report_volume_place_days_delta", PLACE_DAY_KEYS, ("n",), True)
 unit_days = _counts_table("report_unit_days", UNIT_DAY_KEYS, UNIT_COUNTS, False)
 unit_days_delta = _counts_table("report_unit_days_delta", UNIT_DAY_KEYS, UNIT_COUNTS, True)
+WORK_DAY_KEYS: Final = (("unit_id", Integer), ("work_day", Integer))
+work_days = _counts_table("report_work_days", WORK_DAY_KEYS, ("n",), False)
+work_days_delta = _counts_table("report_work_days_delta", WORK_DAY_KEYS, ("n",), True)
 #: (counts table, its delta table, key columns, count columns)
 COUNT_TABLES: Final = (
     (volume_days, volume_days_delta, tuple(k for k, _ in VOLUME_DAY_KEYS), ("n",)),
@@ -118,6 +121,7 @@ COUNT_TABLES: Final = (
     (place_days, place_days_delta, tuple(k for k, _ in PLACE_DAY_KEYS), ("n",)),
     (unit_counts, unit_counts_delta, tuple(k for k, _ in UNIT_COUNT_KEYS), UNIT_COUNTS),
     (unit_days, unit_days_delta, tuple(k for k, _ in UNIT_DAY_KEYS), UNIT_COUNTS),
+    (work_days, work_days_delta, tuple(k for k, _ in WORK_DAY_KEYS), ("n",)),
 )
 #: Month table → the day table that answers the days of a range outside whole months.
 DAY_TABLE: Final = {volume_places: place_days, unit_counts: unit_days}

@@ -6,6 +6,9 @@
 - ``report_unit_counts`` / ``report_unit_days``: per unit × the requests' filing month / day: requests routed
   to it (distinct), its assignments, handed back, completed on time, completed late and still open.
   A date range reads whole months from the month tables and the days at its ends from the day tables.
+- ``report_work_days``: completed assignments per unit × whole days of work (a histogram of 0010's
+  report_work): the units with the longest median are found from it, then their exact percentiles are read
+  from a few index entries (workflow/reports/bottlenecks.py).
 - ``report_open``: one row per open assignment with its request's filing time (like 0010's report_work).
 - ``report_work``'s filing-time index also holds unit, province and seconds (date ranges read the index only).
 Nothing here changes with the clock; age buckets and overdue counts are derived at query time from the open
@@ -38,10 +41,12 @@ TABLES = {
     "report_volume_place_days": (("local_day", "province_id", "district_id"), ("n",)),
     "report_unit_counts": (("unit_id", "month"), UNIT_COUNTS),
     "report_unit_days": (("local_day", "unit_id"), UNIT_COUNTS),
+    "report_work_days": (("unit_id", "work_day"), ("n",)),
 }
 KEY_TYPES = {
     "local_day": sa.String(10), "kind": sa.String(20), "state": sa.String(20), "channel": sa.String(10),
     "month": sa.String(7), "province_id": sa.Integer(), "district_id": sa.Integer(), "unit_id": sa.Integer(),
+    "work_day": sa.Integer(),
 }
 OPEN_STATES = "('new', 'in_progress', 'forwarded')"
 MONTH = "substr({}, 1, 7)"
@@ -116,6 +121,19 @@ REQUEST_CHANGED = (
     "OR OLD.province_id IS DISTINCT FROM NEW.province_id OR OLD.district_id IS DISTINCT FROM NEW.district_id"
 )
 
+
+
+def _work_day(seconds: str) -> str:
+    """Whole days (floor) of a work time in seconds, in integer arithmetic both databases share."""
+    return f"(CASE WHEN {seconds} >= 0 THEN {seconds} / 86400 ELSE -((86399 - {seconds}) / 86400) END)"
+
+
+# report_work_days: completed assignments per unit and whole days of work (from 0010's report_work rows).
+ON_WORK_INSERT = (("report_work_days", f"NEW.unit_id, {_work_day('NEW.seconds')}, 1"),)
+ON_WORK_DELETE = (("report_work_days", f"OLD.unit_id, {_work_day('OLD.seconds')}, -1"),)
+ON_WORK_UPDATE = (*ON_WORK_DELETE, *ON_WORK_INSERT)
+WORK_CHANGED = "OLD.unit_id <> NEW.unit_id OR OLD.seconds <> NEW.seconds"
+
 # Filled in key order, so a day table's rows lie in day order (a range reads neighbouring pages).
 UNIT_FILL = (f"count(DISTINCT a.request_id), count(*), {_flags('a', 'sum')} "
              "FROM assignments a JOIN report_requests rr ON rr.request_id = a.request_id")
@@ -128,6 +146,7 @@ FILL = {
                                 "count(*) FROM report_requests GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     "report_unit_counts": f"SELECT a.unit_id, substr(rr.local_day, 1, 7), {UNIT_FILL} GROUP BY 1, 2 ORDER BY 1, 2",
     "report_unit_days": f"SELECT rr.local_day, a.unit_id, {UNIT_FILL} GROUP BY 1, 2 ORDER BY 1, 2",
+    "report_work_days": f"SELECT unit_id, {_work_day('seconds')}, count(*) FROM report_work GROUP BY 1, 2 ORDER BY 1, 2",
 }
 
 
@@ -201,6 +220,9 @@ TRIGGERS = (
     ("report_counts_assignment_insert", "INSERT", "assignments", None, ON_ASSIGNMENT_INSERT),
     ("report_counts_assignment_update", "UPDATE", "assignments", ASSIGNMENT_CHANGED, ON_ASSIGNMENT_UPDATE),
     ("report_counts_assignment_delete", "DELETE", "assignments", None, ON_ASSIGNMENT_DELETE),
+    ("report_counts_work_insert", "INSERT", "report_work", None, ON_WORK_INSERT),
+    ("report_counts_work_update", "UPDATE", "report_work", WORK_CHANGED, ON_WORK_UPDATE),
+    ("report_counts_work_delete", "DELETE", "report_work", None, ON_WORK_DELETE),
 )
 
 
