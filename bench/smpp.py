@@ -43,7 +43,7 @@ from gateway_sms.connector import ConnectorConfig
 from gateway_sms.link import LinkConfig
 from gateway_sms.service import Gateway
 from workflow.messaging.bus import Bus, DeadLetter
-from workflow.messaging.envelope import Envelope
+from workflow.messaging.envelope import Envelope, sms_status_items
 from workflow.messaging.inprocess import InProcessBus
 from workflow.messaging.rabbitmq import RabbitMQBus
 
@@ -246,8 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
 
                 async def count(envelope: Envelope) -> None:
-                    if envelope.payload["kind"] == "submit_ok":
-                        seen["ok"] += 1
+                    seen["ok"] += sum(1 for i in sms_status_items(envelope) if i["kind"] == "submit_ok")
 
                 await bus.consume("sms.status", count, prefetch=args.prefetch)
             for start in range(0, len(ids), 500):  # confirms overlap: setting up is not what we measure
@@ -278,10 +277,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             await gateway.start(prefetch=args.gateway_prefetch or None)  # default: W, as deployed
             stack.push_async_callback(gateway.stop)
+            progress = (0, time.perf_counter())
             while True:
                 done = await settled(engine) if engine is not None else seen["ok"]
                 if done >= args.count:
                     break
+                if done > progress[0]:
+                    progress = (done, time.perf_counter())
+                elif time.perf_counter() - progress[1] > 60:  # never hold the shared bench lock forever
+                    raise RuntimeError(f"no progress for 60 s at {done} of {args.count} settled")
                 await asyncio.sleep(0.2)  # each poll costs this process (the gateway's) CPU time
             elapsed = time.perf_counter() - started
             cpu = await meter.end(engine)
