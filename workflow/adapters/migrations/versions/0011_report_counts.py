@@ -105,7 +105,7 @@ def _move_work(row: str, sign: str) -> tuple[tuple[str, str], ...]:
     """A request's assignments counted under (+) or taken off (-) the filing day and month of ``row``."""
     flags = _flags("a", "sum").replace("sum(", f"{sign}sum(")
     rest = (f"{sign}1, {sign}count(*), {flags} FROM assignments a WHERE a.request_id = {row}.request_id "
-            "AND OLD.local_day <> NEW.local_day GROUP BY a.unit_id")
+            "GROUP BY a.unit_id")
     return (
         ("report_unit_counts", f"a.unit_id, {MONTH.format(row + '.local_day')}, {rest}"),
         ("report_unit_days", f"{row}.local_day, a.unit_id, {rest}"),
@@ -113,8 +113,9 @@ def _move_work(row: str, sign: str) -> tuple[tuple[str, str], ...]:
 
 
 ON_REQUEST_INSERT = _request_counts("NEW", "")
-ON_REQUEST_UPDATE = (*_request_counts("OLD", "-"), *_request_counts("NEW", ""),
-                     *_move_work("OLD", "-"), *_move_work("NEW", ""))
+ON_REQUEST_UPDATE = (*_request_counts("OLD", "-"), *_request_counts("NEW", ""))
+# Only when the filing day changes (a correction): the request's assignments move with it.
+ON_REQUEST_REDATED = (*_move_work("OLD", "-"), *_move_work("NEW", ""))
 ON_REQUEST_DELETE = _request_counts("OLD", "-")
 REQUEST_CHANGED = (
     "OLD.local_day <> NEW.local_day OR OLD.kind <> NEW.kind OR OLD.state <> NEW.state OR OLD.channel <> NEW.channel "
@@ -196,11 +197,9 @@ def _columns(table: str) -> str:
     return ", ".join((*keys, *counts))
 
 
-def _add(dialect: str, table: str, select: str) -> str:
-    """One statement adding the signed counts ``SELECT {select}`` to ``table``."""
+def _add(table: str, select: str) -> str:
+    """SQLite: one statement adding the signed counts ``SELECT {select}`` to ``table`` at once."""
     keys, counts = TABLES[table]
-    if dialect == "postgresql":
-        return f"INSERT INTO {table}_delta ({_columns(table)}) SELECT {select};"
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     where = " WHERE true" if " WHERE " not in select else ""
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
@@ -209,7 +208,13 @@ def _add(dialect: str, table: str, select: str) -> str:
 
 
 def _body(dialect: str, statements: tuple[tuple[str, str], ...]) -> str:
-    return "\n".join(_add(dialect, table, select) for table, select in statements)
+    if dialect == "postgresql":  # one INSERT per delta table (fewer statements for each written row)
+        by_table: dict[str, list[str]] = {}
+        for table, select in statements:
+            by_table.setdefault(table, []).append(f"SELECT {select}")
+        return "\n".join(f"INSERT INTO {table}_delta ({_columns(table)}) {' UNION ALL '.join(selects)};"
+                         for table, selects in by_table.items())
+    return "\n".join(_add(table, select) for table, select in statements)
 
 
 TRIGGERS = (
@@ -217,6 +222,8 @@ TRIGGERS = (
     ("report_counts_request_insert", "INSERT", "report_requests", None, ON_REQUEST_INSERT),
     ("report_counts_request_update", "UPDATE", "report_requests", REQUEST_CHANGED, ON_REQUEST_UPDATE),
     ("report_counts_request_delete", "DELETE", "report_requests", None, ON_REQUEST_DELETE),
+    ("report_counts_request_redated", "UPDATE", "report_requests", "OLD.local_day <> NEW.local_day",
+     ON_REQUEST_REDATED),
     ("report_counts_assignment_insert", "INSERT", "assignments", None, ON_ASSIGNMENT_INSERT),
     ("report_counts_assignment_update", "UPDATE", "assignments", ASSIGNMENT_CHANGED, ON_ASSIGNMENT_UPDATE),
     ("report_counts_assignment_delete", "DELETE", "assignments", None, ON_ASSIGNMENT_DELETE),
