@@ -179,3 +179,36 @@ async def test_the_notify_of_a_direct_reply_commit_does_not_wake_the_relays_of_t
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_the_next_mo_batch_marks_the_replies_confirmed_before_it(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """While MOs keep coming, confirmed replies are marked sent in the next batch's transaction instead of
+    one of their own; a batch that fails hands them back, and drain() marks what is left at once."""
+    made = await make(engine, tmp_path, InProcessBus(MemoryDeadLetters()))
+    direct = DirectPublisher(engine, made.bus, linger_s=3600.0)  # no marking transaction of its own
+    consumers = Consumers(made.consumers.settings, engine, made.consumers.services, direct)
+    try:
+        await consumers.on_sms_inbound([mo("mo-1", "YARDIM")])
+        await made.gateway.wait_for(1)
+        [(first, _, sent)] = await reply_rows(engine)
+        assert sent is None  # confirmed, waiting for a transaction
+        healthy = direct.expect_commit
+
+        async def fails(_conn: object) -> int | None:
+            raise RuntimeError("the batch's transaction fails after marking")
+
+        direct.expect_commit = fails  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            await consumers.on_sms_inbound([mo("mo-2", "YARDIM")])
+        direct.expect_commit = healthy  # type: ignore[method-assign]
+        assert [sent for key, _, sent in await reply_rows(engine) if key == first] == [None]  # rolled back
+        await consumers.on_sms_inbound([mo("mo-4", "?")])
+        rows = {key: sent for key, _, sent in await reply_rows(engine)}
+        assert rows[first] is not None  # marked by mo-4's transaction
+        assert [key for key, sent in rows.items() if sent is None] != []  # mo-4's own reply: not yet
+        await direct.drain()
+        assert all(sent is not None for _, _, sent in await reply_rows(engine))
+    finally:
+        await made.bus.stop()

@@ -88,11 +88,14 @@ class Consumers:
             first.setdefault(mo.mo_id, (mo, received_at, envelope))  # a duplicate in the batch: once
         stamp = datetime.now(UTC)
         commit: list[int | None] = []  # the DirectPublisher.expect_commit token, once taken
+        marked: list[tuple[str, datetime]] = []  # earlier replies marked sent in this transaction
         try:
-            published = await self._store_and_answer(first, config, now, stamp, deferred, commit)
+            published = await self._store_and_answer(first, config, now, stamp, deferred, commit, marked)
         except BaseException:
-            if self.direct is not None and commit:
-                self.direct.forget_commit(commit[0])
+            if self.direct is not None:
+                self.direct.unmark(marked)
+                if commit:
+                    self.direct.forget_commit(commit[0])
             raise
         if self.direct is not None:
             await self.direct.publish(published)
@@ -107,9 +110,11 @@ class Consumers:
         stamp: datetime,
         deferred: list[tuple[str, Deferred, Envelope]],
         commit: list[int | None],
+        marked: list[tuple[str, datetime]],
     ) -> list[tuple[str, Envelope]]:
         """The batch's one transaction: store the MOs, answer them, queue the replies. Returns the replies'
-        outbox messages; fills ``deferred`` with the MOs to answer after the commit."""
+        outbox messages; fills ``deferred`` with the MOs to answer after the commit. Earlier batches'
+        replies confirmed by the broker since are marked sent here too (``marked``), saving a transaction."""
         async with self.engine.begin() as conn:
             # Store first: an MO stored already (a redelivery) is not inserted again. The state is final
             # unless the command may go through the service layer after the commit (then "received").
@@ -162,8 +167,10 @@ class Consumers:
                     .values(state="handled", updated_at=stamp)
                 )
             published = await _queue_replies(conn, replies, stamp, direct=self.direct is not None)
-            if published and self.direct is not None:
-                commit.append(await self.direct.expect_commit(conn))
+            if self.direct is not None:
+                marked.extend(await self.direct.mark_within(conn))
+                if published:
+                    commit.append(await self.direct.expect_commit(conn))
         return published
 
     async def _finish(

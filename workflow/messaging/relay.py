@@ -50,6 +50,8 @@ NOTIFY_CHANNEL = "muhtar_outbox"
 STANDBY_RETRY_S = 5.0
 #: How long relays leave a directly published row to its writer (longer than a publish may take).
 DIRECT_GRACE_S = 30.0
+#: How long confirmed direct publishes wait for their writer's next transaction to mark them sent.
+MARK_LINGER_S = 0.2
 _wakeups: set[Callable[[], None]] = set()
 _relays: set[OutboxRelay] = set()  # started in this process (for ``DirectPublisher.expect_commit``)
 
@@ -323,14 +325,18 @@ class DirectPublisher:
 
     ``await publish(messages)`` publishes them all at once and waits for the broker's confirms; it never
     raises (what failed stays unsent and the relays send it after the grace period). The confirmed rows are
-    marked sent in the background, many publishes per UPDATE under load; ``drain()`` waits for that."""
+    marked sent by the owner's next transaction (``mark_within``: no transaction of their own while work
+    keeps coming) or, after ``linger_s`` without one, in a transaction of their own; ``drain()`` marks
+    what is left at once and waits for it."""
 
-    def __init__(self, engine: AsyncEngine, bus: Bus) -> None:
+    def __init__(self, engine: AsyncEngine, bus: Bus, *, linger_s: float = MARK_LINGER_S) -> None:
         self._engine = engine
         self._bus = bus
+        self._linger_s = linger_s
         self._postgres = engine.dialect.name == "postgresql"
         self._confirmed: list[tuple[str, datetime]] = []  # (message id, confirmed at), not yet marked
         self._marker: asyncio.Task[None] | None = None
+        self._now = asyncio.Event()  # drain(): stop lingering
 
     async def publish(self, messages: Sequence[tuple[str, Envelope]]) -> None:
         if not messages:
@@ -353,8 +359,25 @@ class DirectPublisher:
                 len(messages),
                 first.__class__.__name__,
             )
-        if self._confirmed and (self._marker is None or self._marker.done()):
-            self._marker = asyncio.create_task(self._mark(), name="outbox-direct-mark")
+        self._schedule()
+
+    async def mark_within(self, conn: AsyncConnection) -> list[tuple[str, datetime]]:
+        """Mark the rows confirmed so far in the caller's transaction (one statement). Returns them: pass
+        them to ``unmark`` if that transaction does not commit."""
+        marks, self._confirmed = self._confirmed, []
+        if marks:
+            try:
+                await self._execute(conn, marks)
+            except BaseException:
+                self.unmark(marks)
+                raise
+        return marks
+
+    def unmark(self, marks: Sequence[tuple[str, datetime]]) -> None:
+        """The transaction given to ``mark_within`` did not commit: these rows are still to be marked."""
+        if marks:
+            self._confirmed.extend(marks)
+            self._schedule()
 
     async def expect_commit(self, conn: AsyncConnection) -> int | None:
         """Call inside a transaction whose only outbox rows are direct ones, just before its commit: the
@@ -378,31 +401,45 @@ class DirectPublisher:
                 relay._ignore[pid] -= 1
 
     async def drain(self) -> None:
-        """Wait until every confirmed publish is marked sent (or the marking failed and was logged)."""
-        while self._marker is not None and not self._marker.done():
-            await asyncio.shield(self._marker)
+        """Mark every confirmed publish now and wait for it (or for the failure to be logged)."""
+        self._now.set()
+        try:
+            self._schedule()
+            while self._marker is not None and not self._marker.done():
+                await asyncio.shield(self._marker)
+        finally:
+            self._now.clear()
+
+    def _schedule(self) -> None:
+        if self._confirmed and (self._marker is None or self._marker.done()):
+            self._marker = asyncio.create_task(self._mark(), name="outbox-direct-mark")
 
     async def _mark(self) -> None:
+        """After ``linger_s`` (an owner's transaction may take them meanwhile), mark what is left."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._now.wait(), self._linger_s)
         while self._confirmed:
             marks, self._confirmed = self._confirmed, []
-            ids = [message_id for message_id, _ in marks]
             try:
                 async with self._engine.begin() as conn:
-                    if self._postgres:  # one statement, one SQL text whatever the number of rows
-                        ats = [at for _, at in marks]
-                        await conn.execute(MARK_DIRECT_PG, {"ids": ids, "ats": ats})
-                    else:
-                        await conn.execute(
-                            update(outbox)
-                            .where(outbox.c.sent_at.is_(None), outbox.c.message_id.in_(ids))
-                            .values(sent_at=max(at for _, at in marks))
-                        )
+                    await self._execute(conn, marks)
             except Exception as exc:
                 reraise_if_stopping(exc)
                 # Published but not marked: the relays publish these again after the grace period.
                 logger.warning(
-                    "outbox: marking %d published rows failed (%s)", len(ids), exc.__class__.__name__
+                    "outbox: marking %d published rows failed (%s)", len(marks), exc.__class__.__name__
                 )
+
+    async def _execute(self, conn: AsyncConnection, marks: Sequence[tuple[str, datetime]]) -> None:
+        ids = [message_id for message_id, _ in marks]
+        if self._postgres:  # one statement, one SQL text whatever the number of rows
+            await conn.execute(MARK_DIRECT_PG, {"ids": ids, "ats": [at for _, at in marks]})
+        else:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.sent_at.is_(None), outbox.c.message_id.in_(ids))
+                .values(sent_at=max(at for _, at in marks))
+            )
 
 
 def _aware(value: datetime) -> datetime:
