@@ -23,10 +23,11 @@ from tests.integration.world import build_world
 from tests.reports.fixture import NOW, build_report_world
 from workflow.bootstrap import bootstrap
 from workflow.domain import commands as c
+from workflow.entrypoints.workflow_service import housekeeping
 from workflow.reports import bottlenecks, counts, volumes
 from workflow.reports.filters import Filters
 from workflow.reports.queries import Section, section_tables
-from workflow.reports.schema import COUNT_TABLES
+from workflow.reports.schema import COUNT_TABLES, volume_days
 from workflow.reports.scope import Scope
 from workflow.settings import load_settings
 
@@ -219,6 +220,20 @@ async def test_folding_keeps_the_figures(engine: AsyncEngine):
     await recount(engine)
     assert _values(await section_tables(engine, Scope(None), Filters(), clock.now, Section.VOLUMES)) == figures
     assert [(v["label"], v["count"]) for v, _ in figures["hacim-tur"]] == [("İstek", 1), ("Şikâyet", 2)]
+
+
+async def test_hourly_housekeeping_folds_the_pending_changes(engine: AsyncEngine):
+    """Where nobody opens a report page, the workflow service's hourly chores keep the delta tables small."""
+    world = await build_world(engine)
+    services = bootstrap(load_settings(env={}), engine=engine, clock=Clock())
+    await services.commands.handle(c.FileRequest(world.muhtars[0], "istek", "Bir talep metni, yeterince uzun."))
+    await housekeeping(engine)
+    async with engine.connect() as conn:
+        pending = [(await conn.execute(text(f"SELECT count(*) FROM {d.name}"))).scalar_one()
+                   for _, d, _, _ in COUNT_TABLES]
+        filed = (await conn.execute(text(f"SELECT sum(n) FROM {volume_days.name}"))).scalar_one()
+    assert pending == [0] * len(COUNT_TABLES)
+    assert filed == 1
 
 
 @pytest.mark.parametrize(
