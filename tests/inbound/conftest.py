@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.people import add_kizilay_muhtars
 from workflow.adapters import orm
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands
@@ -101,36 +102,14 @@ async def cast(engine: AsyncEngine) -> Cast:
                 )
             )
             cast.users[code] = user_id
-        muhtarlik = await conn.execute(
-            insert(orm.muhtarliks).values(
-                code="M-1",
-                kind="mahalle",
-                name="Kızılay",
-                province_id=6,
-                district_id=1231,
-                province_name="Ankara",
-                district_name="Çankaya",
-            )
+        ids = await add_kizilay_muhtars(
+            conn,
+            (
+                ("Ayşe Yılmaz", "10000000146", OWNER_PHONE),
+                ("Mehmet Öztürk", "20000000282", OTHER_MUHTAR_PHONE),
+            ),
+            now,
         )
-        ids = []
-        for name, tckn, phone in (
-            ("Ayşe Yılmaz", "10000000146", OWNER_PHONE),
-            ("Mehmet Öztürk", "20000000282", OTHER_MUHTAR_PHONE),
-        ):
-            muhtar_id = uuid4().hex
-            await conn.execute(
-                insert(orm.muhtars).values(
-                    id=muhtar_id,
-                    tckn=tckn,
-                    full_name=name,
-                    phone_e164=phone,
-                    muhtarlik_id=muhtarlik.inserted_primary_key[0],
-                    active=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            ids.append(muhtar_id)
     cast.owner, cast.other = ids
     return cast
 
