@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.reports.fixture import ReportWorld, build_report_world
-from tests.staff.conftest import Browser, StepClock
+from tests.staff.conftest import Browsers, StepClock
 from webui.app import init_app
 from workflow.settings import load_settings
 
@@ -30,16 +30,7 @@ async def server(engine: AsyncEngine, rw: ReportWorld, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
-async def browsers(server: TestServer) -> AsyncIterator[dict[str, Browser]]:
-    opened: dict[str, Browser] = {}
-
-    class Lazy(dict):  # type: ignore[type-arg]
-        def __missing__(self, username: str) -> Browser:
-            browser = Browser(server)
-            opened[username] = browser
-            self[username] = browser
-            return browser
-
-    yield Lazy()
-    for b in opened.values():
-        await b.close()
+async def browsers(server: TestServer) -> AsyncIterator[Browsers]:
+    opened = Browsers(server)
+    yield opened
+    await opened.close()

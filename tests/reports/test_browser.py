@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.integration.world import PASSWORD
+from tests.browser import StaffWindow, launched_chromium
 from tests.reports.fixture import ReportWorld
-from tests.webui.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
 from workflow.paths import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "reports"
@@ -29,38 +28,18 @@ ALL_DATES = "?bas=&bit="
 
 @pytest.fixture
 async def chromium() -> AsyncIterator[Any]:
-    _require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched_chromium() as browser:
+        yield browser
 
 
-class Reader:
+class Reader(StaffWindow):
     """One staff user in their own browser context, reading report tables as a person sees them."""
 
-    def __init__(self, page: Any, base: str, errors: list[str]) -> None:
-        self.page, self.base = page, base
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-
-    async def sign_in(self, username: str) -> None:
-        await self.page.goto(self.base + "personel/giris")
-        await self.page.get_by_label("Kullanıcı Adı").fill(username)
-        await self.page.get_by_label("Parola").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Oturum Aç").click()
-        await self.page.wait_for_url(re.compile(r"/personel/gelen-kutusu"))
+    artifacts = ARTIFACTS
 
     async def open(self, section: str) -> None:
         response = await self.page.goto(f"{self.base}personel/raporlar/{section}{ALL_DATES}")
         assert response is not None and response.status == 200
-
-    async def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     def section(self, table: str) -> Any:
         return self.page.locator(f'section[aria-labelledby="t-{table}"]')
@@ -83,17 +62,10 @@ class Reader:
         return box is not None and box["width"] > 100 and box["height"] > 10 and marks > 0
 
 
-async def reader(chromium: Any, base: str, errors: list[str], username: str) -> Reader:
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900}, locale="tr-TR")
-    r = Reader(await context.new_page(), base, errors)
-    await r.sign_in(username)
-    return r
-
-
 async def test_report_pages_in_a_real_browser(chromium: Any, server: TestServer, rw: ReportWorld) -> None:
     base, errors = str(server.make_url("/")), []
 
-    migm = await reader(chromium, base, errors, "migm")
+    migm = await Reader.signed_in(chromium, base, errors, "migm")
     await migm.open("hacim")
     assert await migm.page.get_by_role("heading", name="Raporlar", level=1).is_visible()
     # fixture.py: requests 1, 2, 3, 6, 7 from Ankara, 4 and 5 from İzmir; 3 şikâyet, 2 istek, 1 ihbar, 1 görüş.
@@ -131,7 +103,7 @@ async def test_report_pages_in_a_real_browser(chromium: Any, server: TestServer,
     assert await migm.chart_drawn("darbogaz-yas") and await migm.chart_drawn("darbogaz-en-yavas")
     await migm.shot("04-migm-darbogazlar")
 
-    ankara = await reader(chromium, base, errors, "ankara")
+    ankara = await Reader.signed_in(chromium, base, errors, "ankara")
     await ankara.open("hacim")
     # The Valilik counts requests 1 and 3 (both şikâyet, routed to it) and sees only its own units.
     assert await ankara.rows("hacim-tur") == [["Şikâyet", "2"]]

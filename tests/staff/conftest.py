@@ -165,21 +165,29 @@ class Browser:
         await self.session.close()
 
 
+class Browsers(dict[str, Browser]):
+    """browsers["ankara"] is that user's own browser, opened on first use (``signed_in`` signs it in)."""
+
+    def __init__(self, server: TestServer) -> None:
+        super().__init__()
+        self.server = server
+        self.opened: list[Browser] = []
+
+    def __missing__(self, username: str) -> Browser:
+        browser = self[username] = Browser(self.server)
+        self.opened.append(browser)
+        return browser
+
+    async def close(self) -> None:
+        for browser in self.opened:
+            await browser.close()
+
+
 @pytest.fixture
-async def browsers(server: TestServer) -> AsyncIterator[dict[str, Browser]]:
-    """browsers["ankara"] is a browser signed in as that user (signed in on first use)."""
-    opened: dict[str, Browser] = {}
-
-    class Lazy(dict):  # type: ignore[type-arg]
-        def __missing__(self, username: str) -> Browser:
-            browser = Browser(server)
-            opened[username] = browser
-            self[username] = browser
-            return browser
-
-    yield Lazy()
-    for b in opened.values():
-        await b.close()
+async def browsers(server: TestServer) -> AsyncIterator[Browsers]:
+    opened = Browsers(server)
+    yield opened
+    await opened.close()
 
 
 async def signed_in(browsers: dict[str, Browser], username: str) -> Browser:

@@ -21,9 +21,9 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.integration.world import PASSWORD, World
+from tests.browser import StaffWindow, launched_chromium
+from tests.integration.world import World
 from tests.staff.conftest import file
-from tests.webui.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
 from workflow.adapters import orm
 from workflow.bootstrap import Services
 from workflow.paths import ROOT
@@ -35,34 +35,14 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture
 async def chromium() -> AsyncIterator[Any]:
-    _require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched_chromium() as browser:
+        yield browser
 
 
-class Desk:
+class Desk(StaffWindow):
     """One staff user at their own browser window (own cookies), taking screenshots as they go."""
 
-    def __init__(self, page: Any, base: str, errors: list[str]) -> None:
-        self.page, self.base, self.errors = page, base, errors
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-
-    async def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    async def sign_in(self, username: str) -> None:
-        await self.page.goto(self.base + "personel/giris")
-        await self.page.get_by_label("Kullanıcı Adı").fill(username)
-        await self.page.get_by_label("Parola").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Oturum Aç").click()
-        await self.page.wait_for_url(re.compile(r"/personel/gelen-kutusu"))
+    artifacts = ARTIFACTS
 
     async def open_request(self, number: int) -> None:
         await self.page.goto(f"{self.base}personel/talepler/{number}")
@@ -83,20 +63,13 @@ def picture(path: Path, colour: tuple[int, int, int]) -> Path:
     return path
 
 
-async def desk(chromium: Any, base: str, errors: list[str], username: str) -> Desk:
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900}, locale="tr-TR")
-    d = Desk(await context.new_page(), base, errors)
-    await d.sign_in(username)
-    return d
-
-
 async def test_staff_life_cycle_in_a_real_browser(
     chromium: Any, server: TestServer, services: Services, world: World, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     base, errors = str(server.make_url("/")), []
     number = await file(services, world)
 
-    migm = await desk(chromium, base, errors, "migm")
+    migm = await Desk.signed_in(chromium, base, errors, "migm")
     assert f"/personel/talepler/{number}" in await migm.page.content()
     await migm.shot("01-migm-gelen-kutusu")
     await migm.page.get_by_role("link", name=str(number), exact=True).click()
@@ -115,7 +88,7 @@ async def test_staff_life_cycle_in_a_real_browser(
     assert "Talep seçilen birimlere yönlendirildi." in await migm.page.content()
     await migm.shot("03-migm-yonlendirildi")
 
-    ankara = await desk(chromium, base, errors, "ankara")
+    ankara = await Desk.signed_in(chromium, base, errors, "ankara")
     await ankara.open_request(number)
     await ankara.page.get_by_role("checkbox", name="Ankara İl Sağlık Müdürlüğü").check()
     await ankara.page.get_by_role("checkbox", name="Çankaya Kaymakamlığı").check()
@@ -126,14 +99,14 @@ async def test_staff_life_cycle_in_a_real_browser(
     await ankara.shot("05-valilik-alt-birimlerde")
 
     for user, colour in (("saglik06", (10, 120, 10)), ("cankaya.kay", (10, 10, 120))):
-        sub = await desk(chromium, base, errors, user)
+        sub = await Desk.signed_in(chromium, base, errors, user)
         await sub.open_request(number)
         await sub.complete(f"{user}: yerinde inceleme yapıldı.", picture(tmp_path / f"{user}.png", colour))
         await sub.shot(f"06-{user}-tamamladi")
 
     await ankara.open_request(number)
     await ankara.complete("Alt birimler işlemlerini tamamladı.", None)
-    belediye = await desk(chromium, base, errors, "cankaya.bel")
+    belediye = await Desk.signed_in(chromium, base, errors, "cankaya.bel")
     await belediye.open_request(number)
     await belediye.complete("Parktaki lambalar değiştirildi.", picture(tmp_path / "lamba.png", (200, 200, 0)))
     await belediye.shot("07-belediye-tamamladi")
