@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.integration.world import MUHTARS
 from workflow.messaging.bus import Bus, DeadLetter, RetryPolicy
 from workflow.messaging.envelope import Envelope, Field, PayloadSpec, register_schema
 from workflow.messaging.inprocess import InProcessBus
@@ -133,6 +134,24 @@ register_schema("test.ping", 1, PayloadSpec({"n": Field((int,))}))
 
 def ping(n: int) -> Envelope:
     return Envelope.new("test.ping", {"n": n})
+
+
+OWNER_PHONE = MUHTARS[0][2]  # the phone of the first muhtar of tests/integration/world.py
+
+
+def mo(mo_id: str, text: str) -> Envelope:
+    """An ``sms.inbound`` message from that muhtar's phone, as the gateway publishes it."""
+    return Envelope.new(
+        "sms.inbound",
+        {
+            "mo_id": mo_id,
+            "from": OWNER_PHONE,
+            "to": "4444",
+            "text": text,
+            "data_coding": 0,
+            "received_at": "2026-11-25T09:00:00+00:00",
+        },
+    )
 
 
 class Recorder:

@@ -16,21 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER
 from tests.integration.world import build_world
-from tests.messaging.conftest import MemoryDeadLetters, Recorder
+from tests.messaging.conftest import MemoryDeadLetters, Recorder, mo
 from workflow.adapters.db import create_engine
 from workflow.bootstrap import bootstrap
 from workflow.domain import commands
 from workflow.entrypoints.workflow_service import start_workflow_service
 from workflow.messaging.bus import RetryPolicy
-from workflow.messaging.envelope import Envelope
 from workflow.messaging.inprocess import InProcessBus
 from workflow.messaging.relay import notify_new_outbox
 from workflow.messaging.sms_store import sms_messages
 from workflow.settings import load_settings
 
 pytestmark = pytest.mark.integration
-
-OWNER_PHONE = "+905321234567"  # the first muhtar of tests/integration/world.py
 
 
 @pytest.fixture
@@ -69,20 +66,6 @@ async def test_without_pre_ping_a_dropped_pool_fails_once_then_is_renewed(engine
     async with engine.connect() as first, engine.connect() as second:
         for conn in (first, second):
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
-
-
-def mo(mo_id: str, body: str) -> Envelope:
-    return Envelope.new(
-        "sms.inbound",
-        {
-            "mo_id": mo_id,
-            "from": OWNER_PHONE,
-            "to": "4444",
-            "text": body,
-            "data_coding": 0,
-            "received_at": "2026-11-25T09:00:00+00:00",
-        },
-    )
 
 
 async def test_the_workflow_service_answers_an_mo_that_meets_dropped_connections(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.world import build_world
-from tests.messaging.conftest import MemoryDeadLetters, Recorder, wait_until
+from tests.messaging.conftest import OWNER_PHONE, MemoryDeadLetters, Recorder, mo, wait_until
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import bootstrap
 from workflow.entrypoints.workflow_service import Consumers
@@ -28,8 +28,6 @@ from workflow.messaging.sms_store import queue_sms, sms_messages
 from workflow.settings import load_settings
 
 pytestmark = pytest.mark.integration
-
-OWNER_PHONE = "+905321234567"  # the first muhtar of tests/integration/world.py
 
 
 class RefusingBus(InProcessBus):
@@ -75,20 +73,6 @@ async def refused(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Setup]:
         yield made
     finally:
         await made.bus.stop()
-
-
-def mo(mo_id: str, body: str) -> Envelope:
-    return Envelope.new(
-        "sms.inbound",
-        {
-            "mo_id": mo_id,
-            "from": OWNER_PHONE,
-            "to": "4444",
-            "text": body,
-            "data_coding": 0,
-            "received_at": "2026-11-25T09:00:00+00:00",
-        },
-    )
 
 
 async def reply_rows(engine: AsyncEngine) -> list[tuple[str, int, object]]:

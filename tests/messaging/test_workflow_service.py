@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbound.replies import gsm_forms
 from tests.integration.world import World, build_world
-from tests.messaging.conftest import MemoryDeadLetters, Recorder, wait_until
+from tests.messaging.conftest import OWNER_PHONE, MemoryDeadLetters, Recorder, mo, wait_until
 from workflow.adapters.orm import outbox
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands
@@ -26,8 +26,6 @@ from workflow.messaging.sms_store import sms_messages
 from workflow.settings import Settings, load_settings
 
 pytestmark = pytest.mark.integration
-
-OWNER_PHONE = "+905321234567"  # the first muhtar of tests/integration/world.py
 
 
 @dataclass
@@ -133,20 +131,6 @@ async def test_a_redelivered_event_notifies_once(running: Running) -> None:
     calls = await running.gateway.wait_for(2)
     assert f"TALEP {marker}" in calls[1].payload["text"]
     assert len(await sms_rows(running.engine, "confirmation")) == 2  # not 3
-
-
-def mo(mo_id: str, text: str) -> Envelope:
-    return Envelope.new(
-        "sms.inbound",
-        {
-            "mo_id": mo_id,
-            "from": OWNER_PHONE,
-            "to": "4444",
-            "text": text,
-            "data_coding": 0,
-            "received_at": "2026-11-25T09:00:00+00:00",
-        },
-    )
 
 
 async def test_an_mo_is_stored_handed_to_inbound_and_answered_once(running: Running) -> None:
