@@ -23,6 +23,7 @@ from tests.integration.world import build_world
 from tests.reports.fixture import NOW, build_report_world
 from workflow.bootstrap import bootstrap
 from workflow.domain import commands as c
+from workflow.domain.vocabulary import Channel, RequestKind, RequestState
 from workflow.entrypoints.workflow_service import housekeeping
 from workflow.reports import bottlenecks, counts, volumes
 from workflow.reports.filters import Filters
@@ -31,18 +32,20 @@ from workflow.reports.schema import COUNT_TABLES, volume_days
 from workflow.reports.scope import Scope
 from workflow.settings import load_settings
 
-MIGRATION = Path(__file__).resolve().parents[2] / "workflow/adapters/migrations/versions/0011_report_counts.py"
+VERSIONS = Path(__file__).resolve().parents[2] / "workflow/adapters/migrations/versions"
 
 
-def _migration() -> Any:
-    spec = importlib.util.spec_from_file_location("report_counts_migration", MIGRATION)
+def _migration(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"report_migration_{name}", VERSIONS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-M = _migration()
+M = _migration("0011_report_counts")
+KEYED = _migration("0012_report_keyed_counts")
+FILL = {**M.FILL, **KEYED.FILL}
 
 
 class Clock:
@@ -67,6 +70,25 @@ async def from_base(engine: AsyncEngine, scope: Scope, f: Filters, now: datetime
         return _values(await section_tables(engine, scope, f, now, section))
 
 
+async def durations_from_base(engine: AsyncEngine, scope: Scope, f: Filters, now: datetime) -> Any:
+    """The durations with unit work filtered through the request summary (a join), not the copies of 0012."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Filters, "by_place", property(lambda self: True))
+        return _values(await section_tables(engine, scope, f, now, Section.DURATIONS))
+
+
+def keyed_filters(unit_id: int) -> list[Filters]:
+    """Kind, muhtar-facing state and channel alone, together, with dates and with a unit (0012's counts)."""
+    return [
+        Filters(kind=RequestKind.SIKAYET),
+        Filters(state=RequestState.YONLENDIRILEN),
+        Filters(channel=Channel.SMS, start=date(2027, 1, 29), end=date(2027, 2, 1)),
+        Filters(kind=RequestKind.GORUS_ONERI, state=RequestState.YONLENDIRILEN, channel=Channel.WEB,
+                start=date(2027, 1, 15), end=date(2027, 3, 31)),
+        Filters(kind=RequestKind.IHBAR, unit_id=unit_id),
+    ]
+
+
 async def recount(engine: AsyncEngine) -> None:
     """Every counts table (plus its pending changes) equals the migration's count from the base tables."""
     async with engine.connect() as conn:
@@ -78,12 +100,22 @@ async def recount(engine: AsyncEngine) -> None:
                 f"SELECT {key_list}, {sums} FROM (SELECT * FROM {table.name} UNION ALL SELECT * FROM {delta.name}) "
                 f"AS t GROUP BY {key_list} HAVING {nonzero}"
             ))
-            fresh = await conn.execute(text(f"SELECT * FROM ({M.FILL[table.name]}) AS f"))
+            fresh = await conn.execute(text(f"SELECT * FROM ({FILL[table.name]}) AS f"))
             assert sorted(map(tuple, kept)) == sorted(map(tuple, fresh)), table.name
         kept_open = await conn.execute(text(f"SELECT {M.OPEN_COLUMNS} FROM report_open"))
         select_open = M.FILL_OPEN.split(")", 1)[1]  # the SELECT of "INSERT INTO report_open (…) SELECT …"
         fresh_open = await conn.execute(text(select_open))
         assert sorted(map(tuple, kept_open)) == sorted(map(tuple, fresh_open))
+        # 0012's copies of the request's kind, state and channel on report_work and report_open.
+        for table, join in (("report_work", "rr.request_id = c.request_id"),
+                            ("report_open", "rr.request_id = (SELECT request_id FROM assignments "
+                                            "WHERE id = c.assignment_id)")):
+            stale = await conn.execute(text(
+                f"SELECT c.assignment_id FROM {table} c JOIN report_requests rr ON {join} "
+                "WHERE c.request_kind <> rr.kind OR c.request_state <> rr.state OR c.request_channel <> rr.channel "
+                "OR c.request_kind IS NULL OR c.request_state IS NULL OR c.request_channel IS NULL"
+            ))
+            assert stale.all() == [], table
 
 
 def ranges() -> list[Filters]:
@@ -112,10 +144,14 @@ async def test_counts_follow_requests_through_the_service_layer(engine: AsyncEng
         await recount(engine)
         for scope in scopes:
             for f in [*ranges(), Filters(unit_id=units["BEL-ILCE-1231"]), Filters(start=date(2027, 2, 1),
-                                                                                 unit_id=units["VAL-06"])]:
+                                                                                 unit_id=units["VAL-06"]),
+                      *keyed_filters(units["BEL-ILCE-1231"])]:
                 for section in (Section.VOLUMES, Section.BOTTLENECKS):
                     counted = _values(await section_tables(engine, scope, f, clock.now, section))
                     assert counted == await from_base(engine, scope, f, clock.now, section), (steps, scope, f)
+                if f.keyed:
+                    copied = _values(await section_tables(engine, scope, f, clock.now, Section.DURATIONS))
+                    assert copied == await durations_from_base(engine, scope, f, clock.now), (steps, scope, f)
 
     async def assignment_of(number: int, code: str, *, open_only: bool = True) -> str:
         async with services.uow() as uow:

@@ -4,7 +4,8 @@ An assignment's age is whole days since it reached the unit (``now`` is passed i
 On time means completed by its due date; late means completed after it *or still open past it* — leaving
 open overdue work out would flatter exactly the units that are furthest behind.
 
-Without request filters beyond dates (and the unit), the per-unit totals — including the open count — come
+Without place filters (dates, the unit and — from the keyed variants of 0012 — kind, state and channel
+are held), the per-unit totals — including the open count — come
 from the trigger-kept ``report_unit_counts`` (workflow/reports/counts.py), which hold nothing that changes
 with the clock. What does is computed at query time from the few open assignments that are younger than
 the oldest bucket's lower bound or not yet due (``report_open``, one row per open assignment with its
@@ -25,8 +26,15 @@ from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
 from workflow.reports import counts
 from workflow.reports.durations import STATS
-from workflow.reports.filters import Filters, assigned_window, fact_clause, local_day_start
-from workflow.reports.schema import report_open, report_work, unit_counts, work_days
+from workflow.reports.filters import Filters, assigned_window, fact_clause, keyed_clause, local_day_start
+from workflow.reports.schema import (
+    report_open,
+    report_work,
+    unit_counts,
+    unit_counts_keyed,
+    work_days,
+    work_days_keyed,
+)
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.scope import Scope
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -76,8 +84,9 @@ def _from(f: Filters) -> Any:
 
 
 def counts_usable(f: Filters) -> bool:
-    """The unit counts hold the unit and the requests' filing month, no other request filter."""
-    return not (f.kind or f.state or f.channel or f.province_id or f.district_id)
+    """The unit counts hold the unit and the requests' filing month, their keyed variants (0012) also the
+    requests' kind, state and channel; no place."""
+    return not f.by_place
 
 
 def _totals_from_base(scope: Scope, f: Filters, with_open: bool) -> Any:
@@ -105,9 +114,11 @@ def _totals_from_counts(scope: Scope, f: Filters) -> Any:
 
     def mine(t: Any) -> Any:
         own = t.c.unit_id == f.unit_id if f.unit_id else true()
-        return and_(scope.unit_clause(t.c.unit_id), own)
+        keyed = keyed_clause(f, t.c.kind, t.c.state, t.c.channel) if f.keyed else true()
+        return and_(scope.unit_clause(t.c.unit_id), own, keyed)
 
-    source = union_all(*counts.ranged(unit_counts, names, f, mine)).subquery("unit_parts")
+    table = unit_counts_keyed if f.keyed else unit_counts
+    source = union_all(*counts.ranged(table, names, f, mine)).subquery("unit_parts")
     sums = [func.sum(source.c[name]).label(name) for name in names[1:]]
     return select(source.c.unit_id, *sums).group_by(source.c.unit_id).having(func.sum(source.c.total) != 0)
 
@@ -136,7 +147,8 @@ async def open_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: date
         query = (
             select(o.unit_id, *ages, func.count().filter(o.assigned_at > oldest).label("young"),
                    func.count().filter(o.due_at >= now).label("not_due"))
-            .where(or_(o.assigned_at > oldest, o.due_at >= now), open_dates(f), scope.unit_clause(o.unit_id), own)
+            .where(or_(o.assigned_at > oldest, o.due_at >= now), open_dates(f), scope.unit_clause(o.unit_id), own,
+                   keyed_clause(f, o.request_kind, o.request_state, o.request_channel))
             .group_by(o.unit_id)
         )
     else:
@@ -220,19 +232,32 @@ def on_time(counts: list[Any]) -> ReportTable:
 
 
 def histogram_usable(conn: AsyncConnection, f: Filters) -> bool:
-    """The work-time histogram holds every completion of a unit, with no date or other request filter.
-    PostgreSQL only: SQLite cannot skip a number of index entries given by the outer row."""
-    return conn.dialect.name == "postgresql" and not f.narrows_requests
+    """The work-time histogram holds every completion of a unit (its keyed variant also per the request's
+    kind, state and channel), with no date, place or unit filter. PostgreSQL only: SQLite cannot skip a
+    number of index entries given by the outer row."""
+    return conn.dialect.name == "postgresql" and not (f.start or f.end or f.by_place or f.unit_id)
 
 
-async def slowest_candidates(conn: AsyncConnection, scope: Scope, limit: int = 10) -> ReportTable:
+async def slowest_candidates(
+    conn: AsyncConnection, scope: Scope, limit: int = 10, f: Filters | None = None
+) -> ReportTable:
     """Exact count, median and 90th percentile of the units that can be among the ``limit`` slowest.
 
     From ``report_work_days`` (completions per unit and whole day of work) each unit's median falls in a
     known day; a unit whose median day is below the ``limit``-th highest cannot make the list. For the rest,
     each percentile is the k-th value inside its day, read from the (unit_id, seconds) index by skipping the
-    values of that day that come before it — a few entries per unit instead of every completion."""
-    parts = counts.counted(work_days, ["unit_id", "work_day", "n"], lambda t: scope.unit_clause(t.c.unit_id))
+    values of that day that come before it — a few entries per unit instead of every completion. With kind,
+    state or channel set (``f``), the keyed histogram and the index entries of those requests only (the
+    index carries them)."""
+    f = f or Filters()
+    w = report_work.c
+    wanted = keyed_clause(f, w.request_kind, w.request_state, w.request_channel)
+
+    def mine(t: Any) -> Any:
+        keyed = keyed_clause(f, t.c.kind, t.c.state, t.c.channel) if f.keyed else true()
+        return and_(scope.unit_clause(t.c.unit_id), keyed)
+
+    parts = counts.counted(work_days_keyed if f.keyed else work_days, ["unit_id", "work_day", "n"], mine)
     h = union_all(*parts).subquery("h")
     g = (
         select(h.c.unit_id, h.c.work_day, cast(func.sum(h.c.n), Integer).label("n"))
@@ -263,12 +288,11 @@ async def slowest_candidates(conn: AsyncConnection, scope: Scope, limit: int = 1
     )
     cut = select(both.c.median_day).order_by(both.c.median_day.desc()).offset(limit - 1).limit(1).scalar_subquery()
     cand = select(both).where(or_(cut.is_(None), both.c.median_day >= cut)).subquery("cand")
-    w = report_work.c
 
     def value(day: Any, k: Any) -> Any:
         return (
             select(w.seconds)
-            .where(w.unit_id == cand.c.unit_id, w.seconds >= day * 86400)
+            .where(w.unit_id == cand.c.unit_id, w.seconds >= day * 86400, wanted)
             .order_by(w.seconds)
             .offset(k - 1)
             .limit(1)

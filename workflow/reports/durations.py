@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Subquery
 
 from workflow.adapters.orm import units
-from workflow.reports.filters import Filters, fact_clause, work_dates
+from workflow.reports.filters import Filters, fact_clause, keyed_clause, work_dates
 from workflow.reports.places import province_label
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.schema import report_work as rw
@@ -68,13 +68,17 @@ async def triage(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable
 
 
 def _unit_work(scope: Scope, f: Filters, group: Any) -> Subquery:
-    """Completed assignments' work seconds with ``group`` (the unit or its province). Dates filter the
-    request's filing time kept on the row itself; only other request filters join the request summary."""
-    joined = f.narrows_beyond_dates
+    """Completed assignments' work seconds with ``group`` (the unit or its province). Dates, kind, state and
+    channel filter the request's values copied onto the row itself (0012: PostgreSQL's (group, seconds)
+    indexes carry them, so the scan stays index-only); only a place filter joins the request summary."""
+    source: Any = rw
+    where = and_(work_dates(f), keyed_clause(f, w.request_kind, w.request_state, w.request_channel))
+    if f.by_place:
+        source, where = rw.join(rr, rr.c.request_id == w.request_id), fact_clause(f)
     return (
         select(group.label("g"), w.seconds.label("d"))
-        .select_from(rw.join(rr, rr.c.request_id == w.request_id) if joined else rw)
-        .where(fact_clause(f) if joined else work_dates(f), _unit_scope(scope, f))
+        .select_from(source)
+        .where(where, _unit_scope(scope, f))
         .subquery("unit_work")
     )
 

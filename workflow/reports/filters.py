@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, select, true
@@ -75,6 +75,16 @@ class Filters:
     def narrows_beyond_dates(self) -> bool:
         """True when a filter other than the date range leaves requests out."""
         return any((self.kind, self.state, self.channel, self.province_id, self.district_id, self.unit_id))
+
+    @property
+    def keyed(self) -> bool:
+        """True when kind, muhtar-facing state or channel is set (the keyed counts of 0012 hold those)."""
+        return any((self.kind, self.state, self.channel))
+
+    @property
+    def by_place(self) -> bool:
+        """True when a province or district is set (no counts table holds both a place and a unit)."""
+        return any((self.province_id, self.district_id))
 
     def with_(self, **changes: object) -> Filters:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -161,6 +171,13 @@ def fact_clause(f: Filters) -> ColumnElement[bool]:
     if f.unit_id:
         held = assignments.alias("filter_assignment")
         parts.append(exists().where(held.c.request_id == rr.c.request_id, held.c.unit_id == f.unit_id))
+    return and_(true(), *parts)
+
+
+def keyed_clause(f: Filters, kind: Any, state: Any, channel: Any) -> ColumnElement[bool]:
+    """Kind, muhtar-facing state and channel on any table that carries them (counts, copies)."""
+    parts = [column == value.value for value, column in ((f.kind, kind), (f.state, state), (f.channel, channel))
+             if value]
     return and_(true(), *parts)
 
 

@@ -71,7 +71,7 @@ async def _open(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) 
 
 async def _slowest(conn: AsyncConnection, scope: Scope, f: Filters, now: datetime) -> list[ReportTable]:
     if bottlenecks.histogram_usable(conn, f):
-        return [bottlenecks.slowest(await bottlenecks.slowest_candidates(conn, scope))]
+        return [bottlenecks.slowest(await bottlenecks.slowest_candidates(conn, scope, f=f))]
     return [bottlenecks.slowest(await durations.unit_work_per_unit(conn, scope, f))]
 
 

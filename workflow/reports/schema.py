@@ -45,9 +45,12 @@ report_requests = Table(
     Column("whole_seconds", Integer, Computed("CAST(EXTRACT(EPOCH FROM (concluded_at - created_at)) AS integer)")),
     Index("ix_report_requests_created", "created_at"),
     Index("ix_report_requests_province_created", "province_id", "created_at"),
-    Index("ix_report_requests_province_triage", "province_id", "triage_seconds"),
-    Index("ix_report_requests_province_closing", "province_id", "closing_seconds"),
-    Index("ix_report_requests_province_whole", "province_id", "whole_seconds"),
+    Index("ix_report_requests_province_triage", "province_id", "triage_seconds",
+          postgresql_include=["kind", "state", "channel", "created_at"]),
+    Index("ix_report_requests_province_closing", "province_id", "closing_seconds",
+          postgresql_include=["kind", "state", "channel", "created_at"]),
+    Index("ix_report_requests_province_whole", "province_id", "whole_seconds",
+          postgresql_include=["kind", "state", "channel", "created_at"]),
 )
 
 #: One row per completed assignment: who did the work, the request's filing time, and how long it took.
@@ -60,10 +63,19 @@ report_work = Table(
     Column("unit_province_id", SmallInteger, nullable=True),
     Column("request_created_at", utc_datetime(), nullable=False),
     Column("seconds", Integer, nullable=False),  # assignment → completion
-    Index("ix_report_work_unit_seconds", "unit_id", "seconds"),
-    Index("ix_report_work_province_seconds", "unit_province_id", "seconds"),
-    # 0011_report_counts: a date range's unit work from the index alone.
-    Index("ix_report_work_created_unit", "request_created_at", "unit_id", "unit_province_id", "seconds"),
+    # 0012_report_keyed_counts: the request's kind, state and channel, copied by triggers (filters).
+    Column("request_kind", String(20), nullable=True),
+    Column("request_state", String(20), nullable=True),
+    Column("request_channel", String(10), nullable=True),
+    Index("ix_report_work_unit_seconds", "unit_id", "seconds",
+          postgresql_include=["request_kind", "request_state", "request_channel", "request_created_at"]),
+    Index("ix_report_work_province_seconds", "unit_province_id", "seconds",
+          postgresql_include=["request_kind", "request_state", "request_channel", "request_created_at"]),
+    # 0011_report_counts: a date range's unit work from the index alone. 0012_report_keyed_counts: on
+    # PostgreSQL the (group, seconds) indexes also carry the filter columns (INCLUDE), so filtered
+    # percentiles stay index-only scans in value order.
+    Index("ix_report_work_created_unit", "request_created_at", "unit_id", "unit_province_id", "seconds",
+          postgresql_include=["request_kind", "request_state", "request_channel"]),
     Index("ix_report_work_request", "request_id"),
 )
 
@@ -114,6 +126,30 @@ unit_days_delta = _counts_table("report_unit_days_delta", UNIT_DAY_KEYS, UNIT_CO
 WORK_DAY_KEYS: Final = (("unit_id", Integer), ("work_day", Integer))
 work_days = _counts_table("report_work_days", WORK_DAY_KEYS, ("n",), False)
 work_days_delta = _counts_table("report_work_days_delta", WORK_DAY_KEYS, ("n",), True)
+# 0012_report_keyed_counts: the place and unit counts and the histogram also per the request's kind, muhtar-
+# facing state and channel (only the keys that occur), for pages filtered by those.
+KCS_KEYS: Final = (("kind", String(20)), ("state", String(20)), ("channel", String(10)))
+PLACE_KEYED_KEYS: Final = (*VOLUME_PLACE_KEYS, *KCS_KEYS)
+PLACE_DAY_KEYED_KEYS: Final = (*PLACE_DAY_KEYS, *KCS_KEYS)
+UNIT_KEYED_KEYS: Final = (*UNIT_COUNT_KEYS, *KCS_KEYS)
+UNIT_DAY_KEYED_KEYS: Final = (*UNIT_DAY_KEYS, *KCS_KEYS)
+WORK_DAY_KEYED_KEYS: Final = (*WORK_DAY_KEYS, *KCS_KEYS)
+places_keyed = _counts_table("report_volume_places_keyed", PLACE_KEYED_KEYS, ("n",), False)
+places_keyed_delta = _counts_table("report_volume_places_keyed_delta", PLACE_KEYED_KEYS, ("n",), True)
+place_days_keyed = _counts_table("report_volume_place_days_keyed", PLACE_DAY_KEYED_KEYS, ("n",), False)
+place_days_keyed_delta = _counts_table("report_volume_place_days_keyed_delta", PLACE_DAY_KEYED_KEYS, ("n",), True)
+unit_counts_keyed = _counts_table("report_unit_counts_keyed", UNIT_KEYED_KEYS, UNIT_COUNTS, False)
+unit_counts_keyed_delta = _counts_table("report_unit_counts_keyed_delta", UNIT_KEYED_KEYS, UNIT_COUNTS, True)
+unit_days_keyed = _counts_table("report_unit_days_keyed", UNIT_DAY_KEYED_KEYS, UNIT_COUNTS, False)
+unit_days_keyed_delta = _counts_table("report_unit_days_keyed_delta", UNIT_DAY_KEYED_KEYS, UNIT_COUNTS, True)
+work_days_keyed = _counts_table("report_work_days_keyed", WORK_DAY_KEYED_KEYS, ("n",), False)
+work_days_keyed_delta = _counts_table("report_work_days_keyed_delta", WORK_DAY_KEYED_KEYS, ("n",), True)
+
+
+def _names(keys: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
+    return tuple(k for k, _ in keys)
+
+
 #: (counts table, its delta table, key columns, count columns)
 COUNT_TABLES: Final = (
     (volume_days, volume_days_delta, tuple(k for k, _ in VOLUME_DAY_KEYS), ("n",)),
@@ -122,9 +158,15 @@ COUNT_TABLES: Final = (
     (unit_counts, unit_counts_delta, tuple(k for k, _ in UNIT_COUNT_KEYS), UNIT_COUNTS),
     (unit_days, unit_days_delta, tuple(k for k, _ in UNIT_DAY_KEYS), UNIT_COUNTS),
     (work_days, work_days_delta, tuple(k for k, _ in WORK_DAY_KEYS), ("n",)),
+    (places_keyed, places_keyed_delta, _names(PLACE_KEYED_KEYS), ("n",)),
+    (place_days_keyed, place_days_keyed_delta, _names(PLACE_DAY_KEYED_KEYS), ("n",)),
+    (unit_counts_keyed, unit_counts_keyed_delta, _names(UNIT_KEYED_KEYS), UNIT_COUNTS),
+    (unit_days_keyed, unit_days_keyed_delta, _names(UNIT_DAY_KEYED_KEYS), UNIT_COUNTS),
+    (work_days_keyed, work_days_keyed_delta, _names(WORK_DAY_KEYED_KEYS), ("n",)),
 )
 #: Month table → the day table that answers the days of a range outside whole months.
-DAY_TABLE: Final = {volume_places: place_days, unit_counts: unit_days}
+DAY_TABLE: Final = {volume_places: place_days, unit_counts: unit_days, places_keyed: place_days_keyed,
+                    unit_counts_keyed: unit_days_keyed}
 
 #: One row per open assignment (new, in progress, forwarded) with its request's filing time (0011).
 report_open = Table(
@@ -135,6 +177,9 @@ report_open = Table(
     Column("request_created_at", utc_datetime(), nullable=False),
     Column("assigned_at", utc_datetime(), nullable=False),
     Column("due_at", utc_datetime(), nullable=False),
+    Column("request_kind", String(20), nullable=True),  # 0012, as on report_work
+    Column("request_state", String(20), nullable=True),
+    Column("request_channel", String(10), nullable=True),
     Index("ix_report_open_assigned", "assigned_at"),
     Index("ix_report_open_due", "due_at"),
 )

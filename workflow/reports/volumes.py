@@ -3,7 +3,8 @@
 Request-level counts read ``report_requests`` (one narrow row per request, kept by triggers); the unit
 count reads assignments joined to it. For the whole country without a place or unit filter they read the
 trigger-kept counts of 0011_report_counts instead (workflow/reports/counts.py): per day × kind × state ×
-channel, per month (and day) × province × district and per unit × month (and day).
+channel, per month (and day) × province × district and per unit × month (and day) — and, when kind, state
+or channel is set, the keyed variants of the last two (0012_report_keyed_counts).
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import KIND_LABELS, STATE_LABELS, Channel
 from workflow.reports import counts
-from workflow.reports.filters import PERIOD_LABELS, Filters, Period, assigned_window, fact_clause
+from workflow.reports.filters import (
+    PERIOD_LABELS,
+    Filters,
+    Period,
+    assigned_window,
+    fact_clause,
+    keyed_clause,
+)
 from workflow.reports.places import district_label, province_label
+from workflow.reports.schema import places_keyed, unit_counts, unit_counts_keyed, volume_days, volume_places
 from workflow.reports.schema import report_requests as rr
-from workflow.reports.schema import unit_counts, volume_days, volume_places
 from workflow.reports.scope import Scope
 from workflow.reports.sqlparts import period_of_day
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -43,8 +51,14 @@ def day_counts_usable(scope: Scope, f: Filters) -> bool:
 
 
 def month_counts_usable(scope: Scope, f: Filters) -> bool:
-    """The place and unit counts hold only the filing month (dates)."""
-    return day_counts_usable(scope, f) and not (f.kind or f.state or f.channel)
+    """The place and unit counts hold the filing month (dates); their keyed variants (0012) also kind, state
+    and channel."""
+    return day_counts_usable(scope, f)
+
+
+def _keyed(f: Filters) -> Any:
+    """``extra`` for counts.ranged: the kind, state and channel of a keyed counts table."""
+    return lambda t: keyed_clause(f, t.c.kind, t.c.state, t.c.channel)
 
 
 def _days(f: Filters, *columns: str) -> Any:
@@ -167,7 +181,8 @@ async def _request_tables_from_base(conn: AsyncConnection, scope: Scope, f: Filt
 def _places_from_counts(f: Filters, district: bool) -> Any:
     """From the place counts (0 stands for "none" in their keys and is turned back into NULL)."""
     names = ["province_id", "district_id"] if district else ["province_id"]
-    source = union_all(*counts.ranged(volume_places, [*names, "n"], f)).subquery("places")
+    table, extra = (places_keyed, _keyed(f)) if f.keyed else (volume_places, None)
+    source = union_all(*counts.ranged(table, [*names, "n"], f, extra)).subquery("places")
     total = func.sum(source.c.n)
     keys = [func.nullif(source.c[name], 0).label(name) for name in names]
     group = [source.c[name] for name in names]
@@ -177,7 +192,8 @@ def _places_from_counts(f: Filters, district: bool) -> Any:
 async def by_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
     """Requests routed or forwarded to each unit (a request routed to two units counts for both)."""
     if month_counts_usable(scope, f):
-        source = union_all(*counts.ranged(unit_counts, ["unit_id", "requests"], f)).subquery("unit_parts")
+        table, extra = (unit_counts_keyed, _keyed(f)) if f.keyed else (unit_counts, None)
+        source = union_all(*counts.ranged(table, ["unit_id", "requests"], f, extra)).subquery("unit_parts")
         total = func.sum(source.c.requests)
         counted = select(source.c.unit_id, total.label("n")).group_by(source.c.unit_id).having(total != 0)
     else:
