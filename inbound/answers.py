@@ -162,7 +162,7 @@ async def owned_statuses(
     of those muhtars owns it, else None. Every reading is written to the access log, on ``conn``, in the
     caller's transaction; one or two queries for the whole batch, not a few per message."""
     owners = {muhtar_id for ids, _ in queries for muhtar_id in ids}
-    loaded = await _owned_requests(conn, {number for _, number in queries}, owners)
+    loaded = await owned_requests(conn, {number for _, number in queries}, owners)
     views_: list[StatusView | None] = []
     log: list[dict[str, object]] = []
     for ids, number in queries:
@@ -172,24 +172,27 @@ async def owned_statuses(
             continue
         request, last_public_at = found
         views_.append(status_view(request, last_public_at))
-        # What UnitOfWork.log_access writes for a muhtar viewer (no unit).
-        log.append(
-            {
-                "at": now,
-                "viewer_kind": ActorKind.MUHTAR.value,
-                "viewer_id": request.muhtar_id,
-                "unit_id": None,
-                "request_id": request.id,
-                "action": "view",
-                "source_addr": channel.value,
-            }
-        )
+        log.append(access_log_row(request, channel, now))
     if log:
         await conn.execute(insert(orm.data_access_log), log)
     return views_
 
 
-async def _owned_requests(
+def access_log_row(request: Request, channel: Channel, now: datetime) -> dict[str, object]:
+    """The ``data_access_log`` row of a muhtar reading their request over ``channel`` (what
+    ``UnitOfWork.log_access`` writes for a muhtar viewer: no unit)."""
+    return {
+        "at": now,
+        "viewer_kind": ActorKind.MUHTAR.value,
+        "viewer_id": request.muhtar_id,
+        "unit_id": None,
+        "request_id": request.id,
+        "action": "view",
+        "source_addr": channel.value,
+    }
+
+
+async def owned_requests(
     conn: AsyncConnection, numbers: Collection[int], muhtar_ids: Collection[str]
 ) -> Mapping[int, tuple[Request, datetime | None]]:
     """The requests with these numbers owned by these muhtars, by number, each with the time of its last
@@ -223,27 +226,29 @@ async def _owned_requests(
         for row in assignment_rows:
             assignments.setdefault(row._mapping[a.c.request_id], []).append(_assignment(row))
     return {
-        row.number: (
-            Request(
-                id=row.id,
-                number=row.number,
-                muhtar_id=row.muhtar_id,
-                kind=RequestKind(row.kind),
-                description=row.description,
-                channel=Channel(row.channel),
-                priority=Priority(row.priority),
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                concluded_at=row.concluded_at,
-                final_note=row.final_note,
-                public_attachment_ids=json.loads(row.public_attachment_ids),
-                assignments=assignments.get(row.id, []),
-                version=row.version,
-            ),
-            row.last_public_at,
-        )
+        row.number: (request_from(row._mapping, assignments.get(row.id, [])), row.last_public_at)
         for row in rows
     }
+
+
+def request_from(row: Mapping[Any, Any], assignments: list[Assignment]) -> Request:
+    """The domain request from a ``requests`` row (any mapping with its column names), without movements."""
+    return Request(
+        id=row["id"],
+        number=row["number"],
+        muhtar_id=row["muhtar_id"],
+        kind=RequestKind(row["kind"]),
+        description=row["description"],
+        channel=Channel(row["channel"]),
+        priority=Priority(row["priority"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        concluded_at=row["concluded_at"],
+        final_note=row["final_note"],
+        public_attachment_ids=json.loads(row["public_attachment_ids"]),
+        assignments=assignments,
+        version=row["version"],
+    )
 
 
 def status_view(request: Request, last_public_at: datetime | None = None) -> StatusView:

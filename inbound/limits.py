@@ -98,7 +98,7 @@ async def count_commands(
         totals = await _count_pg(conn, ordered, [batch[p] for p in ordered], start)
     else:
         totals = await _count_portable(conn, ordered, batch, start)
-    return _decide(phones, batch, totals, start, limit)
+    return decide_counts(phones, batch, totals, start, limit)
 
 
 #: Count a batch and drop the phones' earlier windows in one round trip (PostgreSQL). The DELETE sees the
@@ -146,9 +146,11 @@ async def _count_portable(
     return totals
 
 
-def _decide(
+def decide_counts(
     phones: Sequence[str], batch: Counter[str], totals: dict[str, int], start: datetime, limit: RateLimit
 ) -> list[RateDecision]:
+    """A decision per entry of ``phones`` (``batch``: how many times each occurs) from the counters' totals
+    after the batch was added (``totals``)."""
     # The n-th of this batch's commands from a phone is number (total before the batch + n) in its window.
     seen: Counter[str] = Counter()
     decisions = []

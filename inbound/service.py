@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbound import answers
@@ -49,10 +50,11 @@ from inbound.commands import (
     QueryRequest,
     parse,
 )
-from inbound.limits import RateLimit, Verdict, count_commands, first_today
+from inbound.limits import RateDecision, RateLimit, Verdict, count_commands, first_today
 from inbound.replies import fit, local_date, render
+from workflow.adapters import orm
 from workflow.bootstrap import Services
-from workflow.domain.model import KIND_LABELS, Channel, RequestKind
+from workflow.domain.model import KIND_LABELS, Channel, Request, RequestKind
 from workflow.identity import InvalidPhone, normalize_tr_mobile
 
 logger = logging.getLogger(__name__)
@@ -138,49 +140,109 @@ async def answer_batch(
     """Answer several MOs on ``conn``, inside the caller's transaction, with a few set-based statements for
     the whole batch (limit counters, phone lookup, owned requests, access log). One answer per MO, in order;
     the MOs of one phone are counted in their order, exactly as one by one. The caller commits (and, for a
-    ``Deferred`` answer, calls ``finish`` after that)."""
-    answers_: list[Answer] = [None] * len(mos)
-    work: list[tuple[int, MoMessage, str, Command]] = []
+    ``Deferred`` answer, calls ``finish`` after that). (The workflow service's consumer does the same on
+    PostgreSQL in fewer round trips: ``inbound.pg_batch``, with ``prepare`` and ``decide`` shared.)"""
+    work = prepare(mos, config)
+    if not work:
+        return [None] * len(mos)
+    phones = [w.phone for w in work]
+    decisions = await count_commands(conn, phones, now, config.rate)
+    owners = await answers.muhtars_for_phones(conn, set(phones))
+    queried = [
+        (owners[w.phone], w.command.number)
+        for w, d in zip(work, decisions, strict=True)
+        if isinstance(w.command, QueryRequest)
+        and w.command.number is not None
+        and w.phone in owners
+        and d.verdict is Verdict.ANSWER
+    ]
+    loaded = await answers.owned_requests(
+        conn, {number for _, number in queried}, {i for ids, _ in queried for i in ids}
+    )
+    decided = decide(config, len(mos), work, decisions, owners, loaded, now)
+    for index, phone in decided.first_today:
+        if not await first_today(conn, phone, UNREGISTERED_MARK, now):
+            decided.answers[index] = None
+    if decided.log:
+        await conn.execute(insert(orm.data_access_log), [row for _, row in decided.log])
+    return decided.answers
+
+
+@dataclass(frozen=True)
+class Work:
+    """An MO to answer: its place in the batch, its sender normalised to E.164, its command."""
+
+    index: int
+    mo: MoMessage
+    phone: str
+    command: Command
+
+
+def prepare(mos: Sequence[MoMessage], config: InboundConfig) -> list[Work]:
+    """The MOs of a batch that get an answer at all (senders that are Turkish mobile numbers), parsed."""
+    work: list[Work] = []
     for index, mo in enumerate(mos):
         try:
             phone = normalize_tr_mobile(mo.sender)
         except InvalidPhone as exc:
             logger.info("MO %s ignored: sender is not a Turkish mobile number (%s)", mo.mo_id, exc.reason)
             continue
-        work.append((index, mo, phone, _parse(mo.text, min_chars=config.min_chars)))
-    if not work:
-        return answers_
-    decisions = await count_commands(conn, [phone for _, _, phone, _ in work], now, config.rate)
-    owners = await answers.muhtars_for_phones(conn, {phone for _, _, phone, _ in work})
-    queries: list[tuple[int, tuple[str, ...], QueryRequest]] = []
-    for (index, mo, phone, command), decision in zip(work, decisions, strict=True):
-        muhtar_ids = owners.get(phone, ())
+        work.append(Work(index, mo, phone, _parse(mo.text, min_chars=config.min_chars)))
+    return work
+
+
+@dataclass
+class Decided:
+    """What ``decide`` made of a batch: one answer per MO; the access-log rows of the requests read, each
+    with the index of its MO; and the unregistered senders' replies, by MO index, that may be sent only if
+    this is the phone's first reply today (``first_today``: the caller checks, and drops the rest)."""
+
+    answers: list[Answer]
+    log: list[tuple[int, dict[str, object]]]
+    first_today: list[tuple[int, str]]
+
+
+def decide(
+    config: InboundConfig,
+    count: int,
+    work: Sequence[Work],
+    decisions: Sequence[RateDecision],
+    owners: Mapping[str, tuple[str, ...]],
+    loaded: Mapping[int, tuple[Request, datetime | None]],
+    now: datetime,
+) -> Decided:
+    """The answers of a batch of ``count`` MOs from what the database said: the limit decision per work
+    item, the muhtars per phone, and the requests asked about that those muhtars own (by number)."""
+    decided = Decided([None] * count, [], [])
+    unregistered: set[str] = set()
+    for w, decision in zip(work, decisions, strict=True):
+        command, index = w.command, w.index
+        muhtar_ids = owners.get(w.phone, ())
         if not muhtar_ids:
             # At most one reply a day, the rate-limit notice included.
-            logger.info("MO %s from an unregistered number (%s)", mo.mo_id, type(command).__name__)
-            if decision.verdict is Verdict.ANSWER and await first_today(conn, phone, UNREGISTERED_MARK, now):
-                answers_[index] = _unregistered_reply(config, command)
+            logger.info("MO %s from an unregistered number (%s)", w.mo.mo_id, type(command).__name__)
+            if decision.verdict is Verdict.ANSWER and w.phone not in unregistered:
+                unregistered.add(w.phone)  # a second MO of the batch is not the first today either
+                decided.answers[index] = _unregistered_reply(config, command)
+                decided.first_today.append((index, w.phone))
         elif decision.verdict is Verdict.SILENT:
             continue
         elif decision.verdict is Verdict.WARN:
             minutes = max(1, math.ceil((decision.resets_at - now).total_seconds() / 60))
-            answers_[index] = _fit(config, render("inbound_rate_limited", minutes=minutes))
+            decided.answers[index] = _fit(config, render("inbound_rate_limited", minutes=minutes))
         elif isinstance(command, QueryRequest):
-            if command.number is None:
-                answers_[index] = _not_found(config, command)
-            else:
-                queries.append((index, muhtar_ids, command))
+            found = loaded.get(command.number) if command.number is not None else None
+            if found is None or found[0].muhtar_id not in muhtar_ids:
+                decided.answers[index] = _not_found(config, command)
+                continue
+            request, last_public_at = found
+            decided.answers[index] = status_text(answers.status_view(request, last_public_at), config)
+            decided.log.append((index, answers.access_log_row(request, Channel.SMS, now)))
         elif type(command) in IMMEDIATE:
-            answers_[index] = IMMEDIATE[type(command)](config, command)
+            decided.answers[index] = IMMEDIATE[type(command)](config, command)
         else:
-            answers_[index] = Deferred(Sender(phone, muhtar_ids), command, mo)
-    if queries:
-        views = await answers.owned_statuses(
-            conn, [(ids, cmd.number) for _, ids, cmd in queries if cmd.number is not None], Channel.SMS, now
-        )
-        for (index, _, command), view in zip(queries, views, strict=True):
-            answers_[index] = _not_found(config, command) if view is None else status_text(view, config)
-    return answers_
+            decided.answers[index] = Deferred(Sender(w.phone, muhtar_ids), command, w.mo)
+    return decided
 
 
 def may_defer(mo: MoMessage, config: InboundConfig) -> bool:

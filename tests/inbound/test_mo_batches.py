@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbound import answers
-from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, handle_mo
+from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, handle_mo, status_text
 from inbound.tables import inbound_rate_counters
 from tests.inbound.conftest import (
     DESCRIPTION,
@@ -248,6 +248,17 @@ async def test_batch_status_equals_the_service_layer_view_in_every_state(
         "sonuclanan",
     ]
     assert got[1] is not None and len(got[1].units) == 2
+    # The workflow service's consumer (on PostgreSQL its own statements, inbound.pg_batch) replies with
+    # exactly these views.
+    await consumers(services).on_sms_inbound(
+        [envelope(OWNER_PHONE, f"TALEP {n}", f"mo-s{n}") for n in numbers]
+    )
+    replies = {r["reply_to_id"]: r["text"] for r in await stored(services.engine, "reply")}
+    mos = {m["mo_id"]: m["id"] for m in await stored(services.engine, "mo")}
+    config = InboundConfig.from_services(services)
+    texts = [status_text(view, config) for view in expected if view is not None]
+    assert [replies[mos[f"mo-s{n}"]] for n in numbers] == texts
+    assert "Çankaya" in texts[1]  # the routed request lists its units
 
 
 class PublishedOnly(Bus):

@@ -17,15 +17,17 @@ import contextlib
 import logging
 import signal
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, text, update
+import asyncpg
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbound import pg_batch
 from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, finish, may_defer
 from workflow.adapters.db import create_engine
 from workflow.adapters.orm import outbox
@@ -37,7 +39,7 @@ from workflow.messaging.envelope import Envelope
 from workflow.messaging.factory import create_bus, start_with_retry
 from workflow.messaging.idempotency import idempotent_batch
 from workflow.messaging.notifications import run_event_hooks
-from workflow.messaging.outbox import outbox_values
+from workflow.messaging.outbox import DIRECT, outbox_values
 from workflow.messaging.relay import DIRECT_GRACE_S, DirectPublisher, OutboxRelay, notify_new_outbox
 from workflow.messaging.sms_receipts import purge_pending_receipts, record_status, status_batch_handler
 from workflow.messaging.sms_store import OUTBOUND_TOPIC, queue_sms, sms_messages
@@ -79,100 +81,189 @@ class Consumers:
         (filing, the open list) is stored ``received`` and answered after the commit, one by one
         (``_finish``); a redelivery finds it ``received`` and answers it again (a filing files once).
         The replies' outbox rows are published by this handler right after the commit (``direct``); the
-        relay publishes any it could not."""
-        mos = [_mo(envelope) for envelope in envelopes]
+        relay publishes any it could not. On PostgreSQL the transaction is two statements on the driver
+        connection (``inbound.pg_batch``); elsewhere the portable statements below."""
         config = InboundConfig.from_services(self.services)
         now = self.services.clock()
-        deferred: list[tuple[str, Deferred, Envelope]] = []
         first: dict[str, tuple[MoMessage, datetime, Envelope]] = {}
-        for (mo, received_at), envelope in zip(mos, envelopes, strict=True):
+        for envelope in envelopes:
+            mo, received_at = _mo(envelope)
             first.setdefault(mo.mo_id, (mo, received_at, envelope))  # a duplicate in the batch: once
         stamp = datetime.now(UTC)
-        commit: list[int | None] = []  # the DirectPublisher.expect_commit token, once taken
-        marked: list[tuple[str, datetime]] = []  # earlier replies marked sent in this transaction
-        try:
-            published = await self._store_and_answer(first, config, now, stamp, deferred, commit, marked)
-        except BaseException:
-            if self.direct is not None:
-                self.direct.unmark(marked)
-                if commit:
-                    self.direct.forget_commit(commit[0])
-            raise
+        if self.engine.dialect.name == "postgresql":
+            stored = await self._store_and_answer_pg(first, config, now, stamp)
+        else:
+            stored = await self._store_and_answer(first, config, now, stamp)
         if self.direct is not None:
-            await self.direct.publish(published)
-        for sms_id, answer, envelope in deferred:
+            await self.direct.publish(stored.published)
+        for sms_id, answer, envelope in stored.deferred:
             await self._finish(config, sms_id, answer, envelope, now)
 
     async def _store_and_answer(
         self,
-        first: dict[str, tuple[MoMessage, datetime, Envelope]],
+        first: Mapping[str, tuple[MoMessage, datetime, Envelope]],
         config: InboundConfig,
         now: datetime,
         stamp: datetime,
-        deferred: list[tuple[str, Deferred, Envelope]],
-        commit: list[int | None],
-        marked: list[tuple[str, datetime]],
-    ) -> list[tuple[str, Envelope]]:
-        """The batch's one transaction: store the MOs, answer them, queue the replies. Returns the replies'
-        outbox messages; fills ``deferred`` with the MOs to answer after the commit. Earlier batches'
-        replies confirmed by the broker since are marked sent here too (``marked``), saving a transaction."""
-        async with self.engine.begin() as conn:
-            # Store first: an MO stored already (a redelivery) is not inserted again. The state is final
-            # unless the command may go through the service layer after the commit (then "received").
-            rows = {
-                mo_id: _mo_row(
-                    uuid.uuid4().hex,
-                    mo,
-                    received_at,
-                    "received" if may_defer(mo, config) else "handled",
-                    stamp,
-                )
-                for mo_id, (mo, received_at, _) in first.items()
-            }
-            # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order; a
-            # concurrent insert of the same mo_id waits for the other transaction and then conflicts.
-            ordered = [rows[mo_id] for mo_id in sorted(rows)]
-            if _postgres(conn):
-                result = await conn.execute(INSERT_MOS_PG, _mo_columns(ordered, stamp))
-            else:
-                stmt = _insert(conn, sms_messages).on_conflict_do_nothing(
-                    index_elements=[sms_messages.c.mo_id]
-                )
-                result = await conn.execute(stmt.returning(sms_messages.c.mo_id), ordered)
-            inserted = {str(r[0]) for r in result}
-            stored = {mo_id: (str(rows[mo_id]["id"]), str(rows[mo_id]["state"])) for mo_id in inserted}
-            if len(inserted) < len(rows):
-                stored.update(await _known_mos(conn, [mo_id for mo_id in rows if mo_id not in inserted]))
-            items = [
-                (mo, envelope, stored[mo_id][0], mo_id in inserted)
-                for mo_id, (mo, _, envelope) in first.items()
-                if mo_id in inserted or stored[mo_id][1] != "handled"
-            ]
-            if not items:
-                return []
-            answers = await answer_batch(conn, config, [mo for mo, _, _, _ in items], now)
-            handled_now: list[str] = []
-            replies: list[tuple[str, str, str, Envelope]] = []
-            for (mo, envelope, sms_id, new), answer in zip(items, answers, strict=True):
-                if isinstance(answer, Deferred):
-                    deferred.append((sms_id, answer, envelope))
-                    continue
-                if not new or may_defer(mo, config):
-                    handled_now.append(sms_id)  # stored "received": answered after all
-                if answer:
-                    replies.append((sms_id, mo.sender, answer, envelope))
-            if handled_now:
-                await conn.execute(
-                    update(sms_messages)
-                    .where(sms_messages.c.id.in_(handled_now))
-                    .values(state="handled", updated_at=stamp)
-                )
-            published = await _queue_replies(conn, replies, stamp, direct=self.direct is not None)
+    ) -> StoredBatch:
+        """The batch's one transaction (portable statements): store the MOs, answer them, queue the
+        replies. Earlier batches' replies confirmed by the broker since are marked sent here too, saving a
+        transaction (handed back to the publisher if this one fails)."""
+        with self._direct_marks() as marks:
+            async with self.engine.begin() as conn:
+                stored = await self._store_and_answer_in(conn, first, config, now, stamp)
+                if self.direct is not None:
+                    marks.taken = await self.direct.mark_within(conn)
+                    if stored.published:
+                        marks.commit = await self.direct.expect_commit(conn)
+        return stored
+
+    async def _store_and_answer_in(
+        self,
+        conn: AsyncConnection,
+        first: Mapping[str, tuple[MoMessage, datetime, Envelope]],
+        config: InboundConfig,
+        now: datetime,
+        stamp: datetime,
+    ) -> StoredBatch:
+        # Store first: an MO stored already (a redelivery) is not inserted again. The state is final
+        # unless the command may go through the service layer after the commit (then "received").
+        rows = {
+            mo_id: _mo_row(
+                uuid.uuid4().hex,
+                mo,
+                received_at,
+                "received" if may_defer(mo, config) else "handled",
+                stamp,
+            )
+            for mo_id, (mo, received_at, _) in first.items()
+        }
+        # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order; a
+        # concurrent insert of the same mo_id waits for the other transaction and then conflicts.
+        ordered = [rows[mo_id] for mo_id in sorted(rows)]
+        stmt = _insert(conn, sms_messages).on_conflict_do_nothing(index_elements=[sms_messages.c.mo_id])
+        result = await conn.execute(stmt.returning(sms_messages.c.mo_id), ordered)
+        inserted = {str(r[0]) for r in result}
+        stored = {mo_id: (str(rows[mo_id]["id"]), str(rows[mo_id]["state"])) for mo_id in inserted}
+        if len(inserted) < len(rows):
+            stored.update(await _known_mos(conn, [mo_id for mo_id in rows if mo_id not in inserted]))
+        items = [
+            (mo, envelope, stored[mo_id][0], mo_id in inserted)
+            for mo_id, (mo, _, envelope) in first.items()
+            if mo_id in inserted or stored[mo_id][1] != "handled"
+        ]
+        batch = StoredBatch()
+        if not items:
+            return batch
+        answers = await answer_batch(conn, config, [mo for mo, _, _, _ in items], now)
+        handled_now: list[str] = []
+        replies: list[tuple[str, str, str, Envelope]] = []
+        for (mo, envelope, sms_id, new), answer in zip(items, answers, strict=True):
+            if isinstance(answer, Deferred):
+                batch.deferred.append((sms_id, answer, envelope))
+                continue
+            if not new or may_defer(mo, config):
+                handled_now.append(sms_id)  # stored "received": answered after all
+            if answer:
+                replies.append((sms_id, mo.sender, answer, envelope))
+        if handled_now:
+            await conn.execute(
+                update(sms_messages)
+                .where(sms_messages.c.id.in_(handled_now))
+                .values(state="handled", updated_at=stamp)
+            )
+        batch.published = await _queue_replies(conn, replies, stamp, direct=self.direct is not None)
+        return batch
+
+    async def _store_and_answer_pg(
+        self,
+        first: Mapping[str, tuple[MoMessage, datetime, Envelope]],
+        config: InboundConfig,
+        now: datetime,
+        stamp: datetime,
+    ) -> StoredBatch:
+        """The same transaction as ``_store_and_answer`` in four round trips on the driver connection:
+        BEGIN, ``pg_batch.READ``, ``pg_batch.WRITE``, COMMIT (instead of about a dozen through SQLAlchemy)."""
+        # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order.
+        mos = [
+            pg_batch.NewMo(
+                uuid.uuid4().hex, mo, received_at, "received" if may_defer(mo, config) else "handled"
+            )
+            for _, (mo, received_at, _) in sorted(first.items())
+        ]
+        batch = StoredBatch()
+        async with self.engine.connect() as conn:
+            raw: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+            try:
+                with self._direct_marks() as marks:
+                    async with raw.transaction():
+                        read = await pg_batch.read(raw, config, mos, now, stamp)
+                        handled: list[str] = []
+                        replies: list[tuple[str, str, str, str, str | None, str, str, str, datetime]] = []
+                        envelopes: dict[str, Envelope] = {}
+                        for item in read.answered:
+                            envelope = first[item.mo.mo_id][2]
+                            if isinstance(item.answer, Deferred):
+                                batch.deferred.append((item.sms_id, item.answer, envelope))
+                                continue
+                            if not item.new or may_defer(item.mo, config):
+                                handled.append(item.sms_id)  # stored "received": answered after all
+                            if item.answer:
+                                sms_id = uuid.uuid4().hex
+                                reply = _reply_envelope(sms_id, item.mo.sender, item.answer, envelope, stamp)
+                                values = outbox_values(OUTBOUND_TOPIC, reply, ordering_key=sms_id)
+                                envelopes[reply.message_id] = reply
+                                replies.append(
+                                    (
+                                        sms_id,
+                                        item.sms_id,
+                                        item.mo.sender,
+                                        item.answer,
+                                        item.first_today,
+                                        reply.message_id,
+                                        values["payload"],
+                                        reply.correlation_id,
+                                        reply.created_at,
+                                    )
+                                )
+                        if self.direct is not None:
+                            marks.taken = self.direct.take_marks()
+                        if replies or handled or read.log or marks.taken:
+                            if self.direct is not None:
+                                # The outbox trigger notifies once per statement, rows or not.
+                                marks.commit = await self.direct.expect_commit(conn)
+                            queued = await pg_batch.write(
+                                raw,
+                                now=stamp,
+                                replies=replies,
+                                attempts=DIRECT if self.direct is not None else 0,
+                                handled=handled,
+                                log=read.log,
+                                sent=marks.taken,
+                            )
+                            batch.published = [
+                                (OUTBOUND_TOPIC, envelopes[message_id])
+                                for message_id in envelopes
+                                if message_id in queued
+                            ]
+            except BaseException:
+                if raw.is_closed():  # a dropped connection: the pool must not hand it out again
+                    await conn.invalidate()
+                raise
+        return batch
+
+    @contextlib.contextmanager
+    def _direct_marks(self) -> Iterator[_Marks]:
+        """Earlier replies marked sent by this transaction, and the expected NOTIFY of its commit: handed
+        back to the publisher if the transaction fails."""
+        marks = _Marks()
+        try:
+            yield marks
+        except BaseException:
             if self.direct is not None:
-                marked.extend(await self.direct.mark_within(conn))
-                if published:
-                    commit.append(await self.direct.expect_commit(conn))
-        return published
+                self.direct.unmark(marks.taken)
+                self.direct.forget_commit(marks.commit)
+            raise
 
     async def _finish(
         self, config: InboundConfig, sms_id: str, answer: Deferred, envelope: Envelope, now: datetime
@@ -199,6 +290,30 @@ class Consumers:
             )
 
 
+@dataclass
+class StoredBatch:
+    """What a batch's transaction leaves to do after its commit: the replies' outbox messages to publish,
+    and the MOs whose command goes through the service layer (``_finish``)."""
+
+    published: list[tuple[str, Envelope]] = field(default_factory=list)
+    deferred: list[tuple[str, Deferred, Envelope]] = field(default_factory=list)
+
+
+@dataclass
+class _Marks:
+    taken: list[tuple[str, datetime]] = field(default_factory=list)
+    commit: int | None = None
+
+
+def _reply_envelope(sms_id: str, to: str, body: str, cause: Envelope, now: datetime) -> Envelope:
+    return Envelope.new(
+        "sms.outbound",
+        {"sms_id": sms_id, "to": to, "text": body},
+        correlation_id=cause.correlation_id or sms_id,
+        now=now,
+    )
+
+
 def _mo(envelope: Envelope) -> tuple[MoMessage, datetime]:
     payload = envelope.payload
     if len(payload["from"]) > PHONE_MAX or len(payload["mo_id"]) > MO_ID_MAX:
@@ -211,37 +326,6 @@ async def _known_mos(conn: AsyncConnection, mo_ids: Sequence[str]) -> dict[str, 
     t = sms_messages
     rows = await conn.execute(select(t.c.mo_id, t.c.id, t.c.state).where(t.c.mo_id.in_(sorted(set(mo_ids)))))
     return {str(mo_id): (str(sms_id), str(state)) for mo_id, sms_id, state in rows}
-
-
-#: A batch of MOs in one statement (PostgreSQL) whose text does not depend on the batch size, so its
-#: prepared statement is reused (a multi-row VALUES list is a new statement for every size). Rows go in
-#: the order given (sorted by mo_id: see the caller); what ``_mo_row`` leaves NULL stays NULL.
-INSERT_MOS_PG = text(
-    """
-INSERT INTO sms_messages (id, direction, phone_e164, text, purpose, state, mo_id, created_at, updated_at)
-SELECT m.id, 'in', m.phone, m.body, 'mo', m.state, m.mo_id, m.received_at, CAST(:now AS timestamptz)
-FROM unnest(
-    CAST(:ids AS varchar[]), CAST(:phones AS varchar[]), CAST(:bodies AS text[]), CAST(:states AS varchar[]),
-    CAST(:mo_ids AS varchar[]), CAST(:received AS timestamptz[])
-) WITH ORDINALITY AS m(id, phone, body, state, mo_id, received_at, i)
-ORDER BY m.i
-ON CONFLICT (mo_id) DO NOTHING
-RETURNING mo_id
-"""
-)
-
-
-def _mo_columns(rows: Sequence[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """``_mo_row`` rows as the column arrays of ``INSERT_MOS_PG``."""
-    return {
-        "ids": [r["id"] for r in rows],
-        "phones": [r["phone_e164"] for r in rows],
-        "bodies": [r["text"] for r in rows],
-        "states": [r["state"] for r in rows],
-        "mo_ids": [r["mo_id"] for r in rows],
-        "received": [r["created_at"].astimezone(UTC) for r in rows],
-        "now": now,
-    }
 
 
 def _mo_row(sms_id: str, mo: MoMessage, received_at: datetime, state: str, now: datetime) -> dict[str, Any]:
@@ -292,12 +376,7 @@ async def _queue_replies(
                 "updated_at": now,
             }
         )
-        envelope = Envelope.new(
-            "sms.outbound",
-            {"sms_id": sms_id, "to": to, "text": body},
-            correlation_id=cause.correlation_id or sms_id,
-            now=now,
-        )
+        envelope = _reply_envelope(sms_id, to, body, cause, now)
         outbox_rows.append(outbox_values(OUTBOUND_TOPIC, envelope, ordering_key=sms_id, direct=direct))
         published.append((OUTBOUND_TOPIC, envelope))
     await conn.execute(insert(sms_messages), messages)

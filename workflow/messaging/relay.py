@@ -361,10 +361,17 @@ class DirectPublisher:
             )
         self._schedule()
 
+    def take_marks(self) -> list[tuple[str, datetime]]:
+        """The rows confirmed so far, (message id, confirmed at), for the caller to mark sent in its own
+        transaction (``mark_within`` does it in one statement); pass them to ``unmark`` if that
+        transaction does not commit."""
+        marks, self._confirmed = self._confirmed, []
+        return marks
+
     async def mark_within(self, conn: AsyncConnection) -> list[tuple[str, datetime]]:
         """Mark the rows confirmed so far in the caller's transaction (one statement). Returns them: pass
         them to ``unmark`` if that transaction does not commit."""
-        marks, self._confirmed = self._confirmed, []
+        marks = self.take_marks()
         if marks:
             try:
                 await self._execute(conn, marks)
@@ -387,7 +394,12 @@ class DirectPublisher:
         if not self._postgres:
             return None
         raw = await conn.get_raw_connection()
-        pid = int(raw.driver_connection.get_server_pid())  # type: ignore[union-attr]
+        return self.expect_commit_of(int(raw.driver_connection.get_server_pid()))  # type: ignore[union-attr]
+
+    def expect_commit_of(self, pid: int) -> int | None:
+        """``expect_commit`` for the transaction open on the backend ``pid`` (PostgreSQL)."""
+        if not self._postgres:
+            return None
         for relay in _relays:
             relay._ignore[pid] += 1
         return pid
