@@ -60,6 +60,53 @@ def spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[byte
     return subprocess.Popen([str(ROOT / ".venv/bin/muhtar"), command], env=env, stdout=out, stderr=out)
 
 
+HISTORY = [
+    # MOs answered before the run, each with its reply, the reply's part and its sent outbox message; and
+    # the hourly counters of other phones active in the current window. Ids are md5 hex (32 characters).
+    """
+INSERT INTO sms_messages (id, direction, phone_e164, text, purpose, state, mo_id, created_at, updated_at)
+SELECT md5('h-in-' || g), 'in', '+90538' || lpad(g::text, 7, '0'), 'TALEP ' || g, 'mo', 'handled',
+    'hist-' || g, now() - interval '2 days', now() - interval '2 days'
+FROM generate_series(1, :n) AS g
+""",
+    """
+INSERT INTO sms_messages (id, direction, phone_e164, text, purpose, state, reply_to_id, part_count,
+    created_at, updated_at)
+SELECT md5('h-out-' || g), 'out', '+90538' || lpad(g::text, 7, '0'), 'Talep ' || g || ': Bekleyen', 'reply',
+    'delivered', md5('h-in-' || g), 1, now() - interval '2 days', now() - interval '2 days'
+FROM generate_series(1, :n) AS g
+""",
+    """
+INSERT INTO sms_parts (sms_id, part_index, smsc_message_id, state, submitted_at, dlr_at, dlr_state)
+SELECT md5('h-out-' || g), 0, 'hist-' || g, 'delivered', now() - interval '2 days', now() - interval '2 days',
+    'DELIVRD'
+FROM generate_series(1, :n) AS g
+""",
+    """
+INSERT INTO outbox (message_id, topic, schema, schema_version, payload, correlation_id, ordering_key,
+    created_at, sent_at, attempts)
+SELECT md5('h-ob-' || g), 'sms.outbound', 'sms.outbound', 1, '{}', md5('h-ob-' || g), md5('h-out-' || g),
+    now() - interval '2 days', now() - interval '2 days', -1
+FROM generate_series(1, :n) AS g
+""",
+    """
+INSERT INTO inbound_rate_counters (phone_e164, window_start, count)
+SELECT '+90537' || lpad(g::text, 7, '0'), date_trunc('hour', now()), 1 FROM generate_series(1, :n / 10) AS g
+""",
+]
+
+
+async def load_history(engine: AsyncEngine, count: int) -> None:
+    """What a server that has been answering MOs holds: ``count`` earlier MOs with their replies (rows the
+    run's tables would otherwise start without, so their statistics say "empty"). This server runs with
+    autovacuum off, so without history the tables the run writes are never analyzed: their plans stay the
+    ones for empty tables (sequential scans, foreign-key checks included), and the CPU per MO grows with
+    every MO already handled — a figure of this machine's configuration, not of the code."""
+    async with engine.begin() as conn:
+        for statement in HISTORY:
+            await conn.execute(text(statement), {"n": count})
+
+
 class Tracker:
     """Replies seen at the simulator, matched to the MOs waiting for them."""
 
@@ -134,9 +181,8 @@ BACKENDS = text(
 class Cpu:
     """CPU seconds per process group over one rate: gateway, workflow process(es), RabbitMQ (all of the
     broker, other vhosts included), the bench database's PostgreSQL client backends, its autovacuum
-    workers (reported apart: they are housekeeping of the bulk load, not the MOs' work, and they only run
-    if the load's VACUUM did not leave the tables settled), and this process (the SMSC simulator and the
-    load generator). A backend that starts during the rate is counted from zero; one that ends during it
+    workers if the server runs any (reported apart: housekeeping, not the MOs' work), and this process
+    (the SMSC simulator and the load generator). A backend that starts during the rate is counted from zero; one that ends during it
     is missed (the workflow service keeps its pooled connections, so that is mostly autovacuum)."""
 
     def __init__(self, engine: AsyncEngine, gateway: int, workflows: list[int]) -> None:
@@ -238,11 +284,15 @@ async def main(args: argparse.Namespace) -> None:
         settings = load_settings(env={}, var_dir=logs)
         t = time.perf_counter()
         pairs = await load(bootstrap(replace(settings), engine=engine), args.muhtars, args.requests)
-        print(f"loaded {args.muhtars} muhtars, {args.requests} requests in {time.perf_counter() - t:.1f} s")
+        await load_history(engine, args.history)
+        print(
+            f"loaded {args.muhtars} muhtars, {args.requests} requests, {args.history} earlier MOs"
+            f" in {time.perf_counter() - t:.1f} s"
+        )
         async with engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            # Vacuum the freshly loaded tables now: otherwise autovacuum does it during the first rates
-            # (its CPU grows with the data set and competes with the MOs), then write it all out.
+            # Vacuum and analyze the loaded tables now (what autovacuum does soon after a bulk load on a live
+            # server; it is off on this one), then write it all out.
             if not args.no_vacuum:
                 await autocommit.execute(text("VACUUM ANALYZE"))
             await autocommit.execute(text("CHECKPOINT"))
@@ -300,7 +350,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-vacuum",
         action="store_true",
-        help="leave the loaded tables to autovacuum (as before 2026-11-26)",
+        help="no VACUUM ANALYZE after the load (as before 2026-11-26)",
+    )
+    parser.add_argument(
+        "--history", type=int, default=100_000, help="earlier MOs (with replies) in the database; 0: none"
     )
     parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100, 500, 1000])
     asyncio.run(main(parser.parse_args()))
