@@ -41,6 +41,8 @@ from workflow.domain.units import UnitKind, UnitRef
 #: the window); 3 a muhtar (``a`` phone, ``b`` id); 4 a request (``j``); 5 an assignment with its unit (``j``).
 #: The MOs to answer (and count) are the ones stored now and the ones stored before but not handled; the
 #: earlier MOs are read with the statement's snapshot, so the MOs it stores itself are not among them.
+#: MOs are inserted in ``mo_id`` order: two consumers inserting overlapping redeliveries lock in the same
+#: order (a concurrent insert of the same ``mo_id`` waits for the other transaction, then conflicts).
 READ = """
 WITH m AS (
     SELECT * FROM unnest(
@@ -50,7 +52,7 @@ WITH m AS (
 ), ins AS (
     INSERT INTO sms_messages (id, direction, phone_e164, text, purpose, state, mo_id, created_at, updated_at)
     SELECT m.id, 'in', m.phone, m.body, 'mo', m.state, m.mo_id, m.received_at, $8::timestamptz
-    FROM m ORDER BY m.i
+    FROM m ORDER BY m.mo_id
     ON CONFLICT (mo_id) DO NOTHING
     RETURNING mo_id
 ), known AS (
@@ -165,7 +167,8 @@ async def read(
     raw: asyncpg.Connection, config: InboundConfig, mos: Sequence[NewMo], now: datetime, stamp: datetime
 ) -> Batch:
     """Store the MOs and answer the ones to answer (``READ`` and ``decide``), on ``raw`` in its open
-    transaction. MOs handled before, and MOs another transaction stored meanwhile, are not answered."""
+    transaction; ``mos`` in arrival order (the order the MOs of one phone are counted in). MOs handled
+    before, and MOs another transaction stored meanwhile, are not answered."""
     if not mos:
         return Batch()
     work = {w.mo.mo_id: w for w in prepare([m.mo for m in mos], config)}

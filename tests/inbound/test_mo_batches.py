@@ -188,6 +188,20 @@ async def test_a_batch_is_stored_and_answered_once_even_when_redelivered(
     assert len(outbound) == 4  # one sms.outbound message per reply, nothing twice
 
 
+async def test_the_consumer_counts_the_mos_of_a_batch_in_arrival_order(
+    services: Services, cast: Cast, engine: AsyncEngine
+) -> None:
+    # mo_ids that sort against the arrival order: the limit notice still goes to the first MO over it.
+    batch = [envelope(OWNER_PHONE, "YARDIM", f"mo-{9 - i}") for i in range(RATE_LIMIT + 2)]
+    await consumers(services).on_sms_inbound(batch)
+    mos = {m["id"]: m["mo_id"] for m in await stored(engine, "mo")}
+    replies = {mos[str(r["reply_to_id"])]: str(r["text"]) for r in await stored(engine, "reply")}
+    over = f"mo-{9 - RATE_LIMIT}"
+    assert "dakika sonra" in replies[over]
+    assert sorted(replies) == sorted(f"mo-{9 - i}" for i in range(RATE_LIMIT + 1))  # then silence
+    assert all(text.startswith("Komutlar") for mo_id, text in replies.items() if mo_id != over)
+
+
 async def test_concurrent_batches_with_the_same_mos_answer_each_once(
     services: Services, cast: Cast, engine: AsyncEngine
 ) -> None:

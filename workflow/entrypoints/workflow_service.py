@@ -184,12 +184,11 @@ class Consumers:
     ) -> StoredBatch:
         """The same transaction as ``_store_and_answer`` in four round trips on the driver connection:
         BEGIN, ``pg_batch.READ``, ``pg_batch.WRITE``, COMMIT (instead of about a dozen through SQLAlchemy)."""
-        # Sorted by mo_id: two consumers inserting overlapping redeliveries lock in the same order.
         mos = [
             pg_batch.NewMo(
                 uuid.uuid4().hex, mo, received_at, "received" if may_defer(mo, config) else "handled"
             )
-            for _, (mo, received_at, _) in sorted(first.items())
+            for mo, received_at, _ in first.values()
         ]
         batch = StoredBatch()
         async with self.engine.connect() as conn:
