@@ -201,6 +201,39 @@ async def existing_users(name: str) -> dict[str, str]:
     return {"migm": by_name["bench.migm"], "valilik": by_name["bench.ankara"]}
 
 
+async def unit_id(url: str, code: str) -> int:
+    conn = await asyncpg.connect(**PG, database=url.rsplit("/", 1)[1])
+    try:
+        return int(await conn.fetchval("SELECT id FROM units WHERE code = $1", code))
+    finally:
+        await conn.close()
+
+
+async def upgrade(name: str) -> None:
+    """Migrate a kept database to the newest revision (timed, as on a live upgrade), then VACUUM ANALYZE
+    (what autovacuum does soon after: statistics and the visibility map for index-only scans)."""
+    engine = create_engine(pg_url(name))
+    try:
+        t0 = time.perf_counter()
+        await migrate(engine)
+        print(f"  upgrade to head in {time.perf_counter() - t0:.0f} s", flush=True)
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(**PG, database=name)
+    try:
+        t0 = time.perf_counter()
+        await conn.execute("VACUUM ANALYZE")
+        print(f"  VACUUM ANALYZE in {time.perf_counter() - t0:.0f} s", flush=True)
+        sizes = await conn.fetch(
+            "SELECT relname, n_live_tup, pg_total_relation_size(relid) AS bytes FROM pg_stat_user_tables "
+            "WHERE relname LIKE 'report_%' AND relname NOT LIKE '%_delta' ORDER BY relname"
+        )
+        for row in sizes:
+            print(f"  {row['relname']}: {row['n_live_tup']:,} rows, {row['bytes'] / 2**20:.0f} MB", flush=True)
+    finally:
+        await conn.close()
+
+
 class BackendCpu:
     """CPU seconds (user + system) of this process and of the PostgreSQL backends behind the engine's pooled
     connections — the work a page costs, less sensitive to other load on the machine than its wall time."""
@@ -238,13 +271,27 @@ async def time_pages(
         "all (2 years)": Filters(),
         "last 90 days": Filters(start=today - timedelta(days=90), end=today),
     }
-    if filtered:  # filters the trigger-kept counts do not hold for every table: some read the base tables
+    if filtered:  # kind/state/channel (keyed counts), place and unit filters, dates, and combinations
+        days90 = Filters(start=today - timedelta(days=90), end=today)
+        unit = await unit_id(url, "VAL-06")
         ranges |= {
             "all, kind şikâyet": Filters(kind=RequestKind.SIKAYET),
             "all, channel SMS": Filters(channel=Channel.SMS),
+            "all, state sonuçlanan": Filters(state=RequestState.SONUCLANAN),
+            "all, şikâyet + SMS + sonuçlanan": Filters(
+                kind=RequestKind.SIKAYET, channel=Channel.SMS, state=RequestState.SONUCLANAN
+            ),
             "all, İstanbul": Filters(province_id=34),
-            "90 days, state yönlendirilen": Filters(
-                start=today - timedelta(days=90), end=today, state=RequestState.YONLENDIRILEN
+            "all, İstanbul + şikâyet": Filters(province_id=34, kind=RequestKind.SIKAYET),
+            "all, unit Ankara Valiliği": Filters(unit_id=unit),
+            "all, unit Ankara Valiliği + SMS": Filters(unit_id=unit, channel=Channel.SMS),
+            "90 days, state yönlendirilen": days90.with_(state=RequestState.YONLENDIRILEN),
+            "90 days, kind şikâyet": days90.with_(kind=RequestKind.SIKAYET),
+            "90 days, channel SMS": days90.with_(channel=Channel.SMS),
+            "15 Jan – 10 Mar last year, kind istek": Filters(
+                start=today.replace(year=today.year - 1, month=1, day=15),
+                end=today.replace(year=today.year - 1, month=3, day=10),
+                kind=RequestKind.ISTEK,
             ),
         }
     out: list[tuple[str, float]] = []
@@ -333,6 +380,8 @@ async def main_async(args: argparse.Namespace) -> None:
         name = args.database
         users = await existing_users(name)
         counts = {"requests": args.requests}
+        if args.upgrade:
+            await upgrade(name)
     else:
         name = f"muhtar_bench_reports_{uuid.uuid4().hex[:8]}"
         await admin(f"CREATE DATABASE {name}")
@@ -360,7 +409,12 @@ def main() -> None:
     parser.add_argument("--database", help="measure a database kept by an earlier --keep run")
     parser.add_argument("--keep", action="store_true", help="keep the database (name printed) for inspection")
     parser.add_argument(
-        "--filtered", action="store_true", help="also time pages filtered by kind, channel, province and state"
+        "--filtered", action="store_true",
+        help="also time pages filtered by kind, state, channel, province, unit, dates and combinations",
+    )
+    parser.add_argument(
+        "--upgrade", action="store_true",
+        help="with --database: first migrate it to the newest revision (timed) and VACUUM ANALYZE it",
     )
     args: Any = parser.parse_args()
     asyncio.run(main_async(args))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.world import build_world
@@ -25,7 +25,7 @@ from workflow.bootstrap import bootstrap
 from workflow.domain import commands as c
 from workflow.domain.vocabulary import Channel, RequestKind, RequestState
 from workflow.entrypoints.workflow_service import housekeeping
-from workflow.reports import bottlenecks, counts, volumes
+from workflow.reports import bottlenecks, counts, durations, volumes
 from workflow.reports.filters import Filters
 from workflow.reports.queries import Section, section_tables
 from workflow.reports.schema import COUNT_TABLES, volume_days
@@ -71,9 +71,18 @@ async def from_base(engine: AsyncEngine, scope: Scope, f: Filters, now: datetime
 
 
 async def durations_from_base(engine: AsyncEngine, scope: Scope, f: Filters, now: datetime) -> Any:
-    """The durations with unit work filtered through the request summary (a join), not the copies of 0012."""
+    """The durations with unit work filtered through the request summary (a join) and every percentile
+    computed from all values — not 0012's copies, ``kcs`` numbers and histograms."""
+    from workflow.reports.filters import fact_clause
+    from workflow.reports.schema import report_requests as rr
+
+    def request_step(scope: Scope, f: Filters, seconds: Any) -> Any:
+        return (select(rr.c.province_id.label("g"), seconds.label("d"))
+                .where(seconds.is_not(None), scope.request_clause(rr.c.request_id), fact_clause(f)).subquery("step"))
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Filters, "by_place", property(lambda self: True))
+        mp.setattr(durations, "_request_step", request_step)
         return _values(await section_tables(engine, scope, f, now, Section.DURATIONS))
 
 
@@ -112,8 +121,7 @@ async def recount(engine: AsyncEngine) -> None:
                                             "WHERE id = c.assignment_id)")):
             stale = await conn.execute(text(
                 f"SELECT c.assignment_id FROM {table} c JOIN report_requests rr ON {join} "
-                "WHERE c.request_kind <> rr.kind OR c.request_state <> rr.state OR c.request_channel <> rr.channel "
-                "OR c.request_kind IS NULL OR c.request_state IS NULL OR c.request_channel IS NULL"
+                f"WHERE c.request_kcs IS NULL OR c.request_kcs <> ({KEYED.kcs_code('rr')})"
             ))
             assert stale.all() == [], table
 
@@ -149,7 +157,7 @@ async def test_counts_follow_requests_through_the_service_layer(engine: AsyncEng
                 for section in (Section.VOLUMES, Section.BOTTLENECKS):
                     counted = _values(await section_tables(engine, scope, f, clock.now, section))
                     assert counted == await from_base(engine, scope, f, clock.now, section), (steps, scope, f)
-                if f.keyed:
+                if f.keyed or f == Filters():
                     copied = _values(await section_tables(engine, scope, f, clock.now, Section.DURATIONS))
                     assert copied == await durations_from_base(engine, scope, f, clock.now), (steps, scope, f)
 
@@ -229,6 +237,22 @@ async def test_counts_follow_requests_through_the_service_layer(engine: AsyncEng
     # The Valilik completed A on 26 Feb (due 14 Feb): late; the Belediye's A late too, its C open and overdue.
     assert on_time == {"Ankara Valiliği": (0, 1, 1), "Ankara İl Sağlık Müdürlüğü": (1, 0, 0),
                        "Çankaya Belediyesi": (0, 1, 1)}
+
+
+def test_kcs_numbers_agree_with_the_migration_and_cover_the_vocabulary():
+    """The Python side (filters.kcs_codes) and the SQL side (0012's CASE expression) number kind, state and
+    channel the same way, and every value the vocabulary knows has a number."""
+    from workflow.reports import schema
+    from workflow.reports.filters import kcs_codes
+
+    assert (schema.KCS_KINDS, schema.KCS_STATES, schema.KCS_CHANNELS) == (KEYED.KINDS, KEYED.STATES, KEYED.CHANNELS)
+    assert set(schema.KCS_KINDS) == {k.value for k in RequestKind}
+    assert set(schema.KCS_STATES) == {s.value for s in RequestState}
+    assert set(schema.KCS_CHANNELS) == {c.value for c in Channel}
+    assert sorted(kcs_codes(Filters())) == list(range(36))
+    assert kcs_codes(Filters(kind=RequestKind.ISTEK, state=RequestState.SONUCLANAN, channel=Channel.SMS)) == [
+        (1 * 3 + 2) * 3 + 1]
+    assert len(kcs_codes(Filters(channel=Channel.USSD))) == 12
 
 
 async def test_folding_keeps_the_figures(engine: AsyncEngine):

@@ -122,7 +122,7 @@ async def test_keyed_counts_upgrade_and_downgrade(old_engine: AsyncEngine):
         names = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         work_columns = {c["name"] for c in await conn.run_sync(lambda c: inspect(c).get_columns("report_work"))}
     assert not {n for n in names if n.endswith("_keyed") or n.endswith("_keyed_delta")}
-    assert "request_kind" not in work_columns
+    assert "request_kcs" not in work_columns
     await migrate(old_engine)
     await recount(old_engine)
     assert await figures() == before

@@ -19,14 +19,21 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Final
 
-from sqlalchemy import Integer, and_, cast, func, or_, select, true, union_all
+from sqlalchemy import and_, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflow.adapters.orm import assignments, units
 from workflow.domain.vocabulary import OPEN_ASSIGNMENT_STATES, AssignmentState
-from workflow.reports import counts
+from workflow.reports import counts, histogram
 from workflow.reports.durations import STATS
-from workflow.reports.filters import Filters, assigned_window, fact_clause, keyed_clause, local_day_start
+from workflow.reports.filters import (
+    Filters,
+    assigned_window,
+    fact_clause,
+    kcs_clause,
+    keyed_clause,
+    local_day_start,
+)
 from workflow.reports.schema import (
     report_open,
     report_work,
@@ -148,7 +155,7 @@ async def open_counts(conn: AsyncConnection, scope: Scope, f: Filters, now: date
             select(o.unit_id, *ages, func.count().filter(o.assigned_at > oldest).label("young"),
                    func.count().filter(o.due_at >= now).label("not_due"))
             .where(or_(o.assigned_at > oldest, o.due_at >= now), open_dates(f), scope.unit_clause(o.unit_id), own,
-                   keyed_clause(f, o.request_kind, o.request_state, o.request_channel))
+                   kcs_clause(f, o.request_kcs))
             .group_by(o.unit_id)
         )
     else:
@@ -251,60 +258,22 @@ async def slowest_candidates(
     index carries them)."""
     f = f or Filters()
     w = report_work.c
-    wanted = keyed_clause(f, w.request_kind, w.request_state, w.request_channel)
 
     def mine(t: Any) -> Any:
         keyed = keyed_clause(f, t.c.kind, t.c.state, t.c.channel) if f.keyed else true()
         return and_(scope.unit_clause(t.c.unit_id), keyed)
 
-    parts = counts.counted(work_days_keyed if f.keyed else work_days, ["unit_id", "work_day", "n"], mine)
-    h = union_all(*parts).subquery("h")
-    g = (
-        select(h.c.unit_id, h.c.work_day, cast(func.sum(h.c.n), Integer).label("n"))
-        .group_by(h.c.unit_id, h.c.work_day)
-        .having(func.sum(h.c.n) != 0)
-        .subquery("g")
-    )
-    c = select(
-        g.c.unit_id, g.c.work_day, g.c.n,
-        func.sum(g.c.n).over(partition_by=g.c.unit_id, order_by=g.c.work_day).label("upto"),
-        func.sum(g.c.n).over(partition_by=g.c.unit_id).label("total"),
-    ).cte("c")  # a CTE, read by both percentiles: computed once
-
-    def rank(pct: int) -> Any:  # nearest rank ceil(pct/100 · n) in integer arithmetic
-        return (c.c.total * pct + 99) // 100
-
-    def day_of(pct: int, name: str) -> Any:
-        before = c.c.upto - c.c.n
-        return select(c.c.unit_id, c.c.total, c.c.work_day.label(f"{name}_day"),
-                      (rank(pct) - before).label(f"{name}_k")).where(before < rank(pct), rank(pct) <= c.c.upto)
-
-    med = day_of(50, "median").subquery("med")
-    p90 = day_of(90, "p90").subquery("p90")
-    both = (
-        select(med.c.unit_id, med.c.total, med.c.median_day, med.c.median_k, p90.c.p90_day, p90.c.p90_k)
-        .join(p90, p90.c.unit_id == med.c.unit_id)
-        .cte("both")
-    )
+    both = histogram.day_ranks(histogram.histogram(work_days_keyed if f.keyed else work_days, "unit_id", mine))
     cut = select(both.c.median_day).order_by(both.c.median_day.desc()).offset(limit - 1).limit(1).scalar_subquery()
     cand = select(both).where(or_(cut.is_(None), both.c.median_day >= cut)).subquery("cand")
 
     def value(day: Any, k: Any) -> Any:
-        return (
-            select(w.seconds)
-            .where(w.unit_id == cand.c.unit_id, w.seconds >= day * 86400, wanted)
-            .order_by(w.seconds)
-            .offset(k - 1)
-            .limit(1)
-            .scalar_subquery()
-        )
+        return histogram.kth(w.seconds, w.unit_id == cand.c.g, kcs_clause(f, w.request_kcs), day, k)
 
-    query = select(
-        cand.c.unit_id, units.c.name, cand.c.total,
-        value(cand.c.median_day, cand.c.median_k).label("median"), value(cand.c.p90_day, cand.c.p90_k).label("p90"),
-    ).join(units, units.c.id == cand.c.unit_id)
+    query = select(cand.c.g.label("unit_id"), units.c.name, *histogram.stats(cand, value)).join(
+        units, units.c.id == cand.c.g)
     rows = [
-        Row({"unit": row.name, "n": row.total, "median": row.median, "p90": row.p90}, {"birim": str(row.unit_id)})
+        Row({"unit": row.name, "n": row.n, "median": row.median, "p90": row.p90}, {"birim": str(row.unit_id)})
         for row in (await conn.execute(query)).all()
     ]
     return ReportTable("sure-birim", "Birimde görevin tamamlanması (birime göre)", (UNIT, *STATS), rows)

@@ -8,21 +8,27 @@ Request-level steps are grouped by the province of the muhtarlık the request ca
 trigger-kept ``report_requests`` row (its generated ``*_seconds`` columns); unit work reads ``report_work``
 (one row per completed assignment, kept by triggers). Both are in whole seconds with ``(group, seconds)``
 indexes, so PostgreSQL feeds each group's values to the percentile already sorted from an index-only scan.
+On PostgreSQL, without dates, place or unit, unit work is read from the trigger-kept work-time histograms
+(0011, and 0012's keyed ones for kind, state and channel) and a few index entries per group — exact to the
+second like the full computation (workflow/reports/histogram.py). Kind, state and channel are matched on
+the ``kcs`` number the indexes carry, so filtered scans stay index-only.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Subquery
 
 from workflow.adapters.orm import units
-from workflow.reports.filters import Filters, fact_clause, keyed_clause, work_dates
+from workflow.reports import histogram
+from workflow.reports.filters import Filters, fact_clause, kcs_clause, keyed_clause, work_dates
 from workflow.reports.places import province_label
 from workflow.reports.schema import report_requests as rr
 from workflow.reports.schema import report_work as rw
+from workflow.reports.schema import work_days, work_days_keyed, work_province_days_keyed
 from workflow.reports.scope import Scope
 from workflow.reports.sqlparts import percentiles
 from workflow.reports.tables import Col, ColKind, ReportTable, Row
@@ -45,7 +51,11 @@ def _unit_scope(scope: Scope, f: Filters) -> Any:
 
 async def _per_province(conn: AsyncConnection, source: Subquery, name: str, title: str) -> ReportTable:
     """``source`` has the province as ``g`` and seconds as ``d``."""
-    stats = percentiles(conn.dialect.name, source, ["g"])
+    return await _province_rows(conn, percentiles(conn.dialect.name, source, ["g"]), name, title)
+
+
+async def _province_rows(conn: AsyncConnection, stats: Any, name: str, title: str) -> ReportTable:
+    """``stats`` has the province as ``g``, ``n``, ``median`` and ``p90``."""
     query = stats.order_by(stats.selected_columns.g)
     rows = []
     for row in (await conn.execute(query)).all():
@@ -55,9 +65,12 @@ async def _per_province(conn: AsyncConnection, source: Subquery, name: str, titl
 
 
 def _request_step(scope: Scope, f: Filters, seconds: Any) -> Subquery:
+    """Kind, state and channel as the ``kcs`` number the (province, seconds) indexes carry (index-only)."""
+    rest = f.with_(kind=None, state=None, channel=None)
     return (
         select(rr.c.province_id.label("g"), seconds.label("d"))
-        .where(seconds.is_not(None), scope.request_clause(rr.c.request_id), fact_clause(f))
+        .where(seconds.is_not(None), scope.request_clause(rr.c.request_id), fact_clause(rest),
+               kcs_clause(f, rr.c.kcs))
         .subquery("step")
     )
 
@@ -72,7 +85,7 @@ def _unit_work(scope: Scope, f: Filters, group: Any) -> Subquery:
     channel filter the request's values copied onto the row itself (0012: PostgreSQL's (group, seconds)
     indexes carry them, so the scan stays index-only); only a place filter joins the request summary."""
     source: Any = rw
-    where = and_(work_dates(f), keyed_clause(f, w.request_kind, w.request_state, w.request_channel))
+    where = and_(work_dates(f), kcs_clause(f, w.request_kcs))
     if f.by_place:
         source, where = rw.join(rr, rr.c.request_id == w.request_id), fact_clause(f)
     return (
@@ -83,8 +96,50 @@ def _unit_work(scope: Scope, f: Filters, group: Any) -> Subquery:
     )
 
 
+def histogram_usable(conn: AsyncConnection, f: Filters) -> bool:
+    """The work-time histograms hold every completion per unit (and per the unit's province), also per kind,
+    state and channel — no dates, place or unit. PostgreSQL only (see workflow/reports/histogram.py)."""
+    return conn.dialect.name == "postgresql" and not (f.start or f.end or f.by_place or f.unit_id)
+
+
+def _unit_histogram(scope: Scope, f: Filters) -> Any:
+    """Per unit: count, exact median and p90 from the (keyed) histogram and the (unit_id, seconds) index."""
+
+    def mine(t: Any) -> Any:
+        keyed = keyed_clause(f, t.c.kind, t.c.state, t.c.channel) if f.keyed else true()
+        return and_(scope.unit_clause(t.c.unit_id), keyed)
+
+    ranked = histogram.day_ranks(histogram.histogram(work_days_keyed if f.keyed else work_days, "unit_id", mine))
+
+    def value(day: Any, k: Any) -> Any:
+        return histogram.kth(w.seconds, w.unit_id == ranked.c.g, kcs_clause(f, w.request_kcs), day, k)
+
+    return select(ranked.c.g, *histogram.stats(ranked, value))
+
+
+def _province_histogram(f: Filters) -> Any:
+    """Per unit's province (0 in the histogram's keys stands for none): the same from the keyed histogram
+    and the (unit_province_id, seconds) index. The whole country only (the histogram has no unit)."""
+
+    def mine(t: Any) -> Any:
+        return keyed_clause(f, t.c.kind, t.c.state, t.c.channel)
+
+    ranked = histogram.day_ranks(histogram.histogram(work_province_days_keyed, "unit_province_id", mine))
+    wanted = kcs_clause(f, w.request_kcs)
+
+    def value(day: Any, k: Any) -> Any:
+        none = histogram.kth(w.seconds, w.unit_province_id.is_(None), wanted, day, k)
+        some = histogram.kth(w.seconds, w.unit_province_id == ranked.c.g, wanted, day, k)
+        return case((ranked.c.g == 0, none), else_=some)
+
+    return select(func.nullif(ranked.c.g, 0).label("g"), *histogram.stats(ranked, value))
+
+
 async def unit_work_per_unit(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    stats = percentiles(conn.dialect.name, _unit_work(scope, f, w.unit_id), ["g"]).subquery("stats")
+    if histogram_usable(conn, f):
+        stats = _unit_histogram(scope, f).subquery("stats")
+    else:
+        stats = percentiles(conn.dialect.name, _unit_work(scope, f, w.unit_id), ["g"]).subquery("stats")
     query = select(units.c.name, stats).join(units, units.c.id == stats.c.g).order_by(units.c.name)
     rows = [
         Row({"unit": row.name, "n": row.n, "median": row.median, "p90": row.p90}, {"birim": str(row.g)})
@@ -94,8 +149,10 @@ async def unit_work_per_unit(conn: AsyncConnection, scope: Scope, f: Filters) ->
 
 
 async def unit_work_per_province(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:
-    source = _unit_work(scope, f, w.unit_province_id)
-    return await _per_province(conn, source, "sure-birim-il", "Birimde görevin tamamlanması (birimin iline göre)")
+    name, title = "sure-birim-il", "Birimde görevin tamamlanması (birimin iline göre)"
+    if scope.is_all and histogram_usable(conn, f):
+        return await _province_rows(conn, _province_histogram(f), name, title)
+    return await _per_province(conn, _unit_work(scope, f, w.unit_province_id), name, title)
 
 
 async def closing(conn: AsyncConnection, scope: Scope, f: Filters) -> ReportTable:

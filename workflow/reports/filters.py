@@ -17,8 +17,8 @@ from sqlalchemy import ColumnElement, and_, exists, select, true
 
 from workflow.adapters.orm import assignments, muhtarliks, muhtars, requests
 from workflow.domain.vocabulary import Channel, RequestKind, RequestState
+from workflow.reports.schema import KCS_CHANNELS, KCS_KINDS, KCS_STATES, report_work
 from workflow.reports.schema import report_requests as rr
-from workflow.reports.schema import report_work
 
 ISTANBUL: Final = ZoneInfo("Europe/Istanbul")
 #: A date range longer than this is refused (a typo like 0202 would otherwise scan centuries).
@@ -179,6 +179,22 @@ def keyed_clause(f: Filters, kind: Any, state: Any, channel: Any) -> ColumnEleme
     parts = [column == value.value for value, column in ((f.kind, kind), (f.state, state), (f.channel, channel))
              if value]
     return and_(true(), *parts)
+
+
+def kcs_codes(f: Filters) -> list[int]:
+    """The ``kcs`` numbers (report_requests.kcs, report_work/report_open.request_kcs) of the kind, state and
+    channel ``f`` allows."""
+    return [
+        (k * 3 + s) * 3 + c
+        for k, kind in enumerate(KCS_KINDS) if f.kind is None or f.kind.value == kind
+        for s, state in enumerate(KCS_STATES) if f.state is None or f.state.value == state
+        for c, channel in enumerate(KCS_CHANNELS) if f.channel is None or f.channel.value == channel
+    ]
+
+
+def kcs_clause(f: Filters, column: Any) -> ColumnElement[bool]:
+    """Kind, state and channel on a ``kcs`` number column (nothing when none of them is set)."""
+    return column.in_(kcs_codes(f)) if f.keyed else true()
 
 
 def work_dates(f: Filters) -> ColumnElement[bool]:

@@ -43,14 +43,16 @@ report_requests = Table(
     Column("closing_seconds", Integer,
            Computed("CAST(EXTRACT(EPOCH FROM (concluded_at - last_completed_at)) AS integer)")),
     Column("whole_seconds", Integer, Computed("CAST(EXTRACT(EPOCH FROM (concluded_at - created_at)) AS integer)")),
+    # 0012_report_keyed_counts: kind, state and channel as one number (generated; KCS_* below).
+    Column("kcs", SmallInteger, nullable=True),
     Index("ix_report_requests_created", "created_at"),
     Index("ix_report_requests_province_created", "province_id", "created_at"),
     Index("ix_report_requests_province_triage", "province_id", "triage_seconds",
-          postgresql_include=["kind", "state", "channel", "created_at"]),
+          postgresql_include=["kcs"]),
     Index("ix_report_requests_province_closing", "province_id", "closing_seconds",
-          postgresql_include=["kind", "state", "channel", "created_at"]),
+          postgresql_include=["kcs"]),
     Index("ix_report_requests_province_whole", "province_id", "whole_seconds",
-          postgresql_include=["kind", "state", "channel", "created_at"]),
+          postgresql_include=["kcs"]),
 )
 
 #: One row per completed assignment: who did the work, the request's filing time, and how long it took.
@@ -63,19 +65,17 @@ report_work = Table(
     Column("unit_province_id", SmallInteger, nullable=True),
     Column("request_created_at", utc_datetime(), nullable=False),
     Column("seconds", Integer, nullable=False),  # assignment → completion
-    # 0012_report_keyed_counts: the request's kind, state and channel, copied by triggers (filters).
-    Column("request_kind", String(20), nullable=True),
-    Column("request_state", String(20), nullable=True),
-    Column("request_channel", String(10), nullable=True),
+    # 0012_report_keyed_counts: the request's kind, state and channel as one number (KCS_*), kept by triggers.
+    Column("request_kcs", SmallInteger, nullable=True),
     Index("ix_report_work_unit_seconds", "unit_id", "seconds",
-          postgresql_include=["request_kind", "request_state", "request_channel", "request_created_at"]),
+          postgresql_include=["request_kcs"]),
     Index("ix_report_work_province_seconds", "unit_province_id", "seconds",
-          postgresql_include=["request_kind", "request_state", "request_channel", "request_created_at"]),
+          postgresql_include=["request_kcs"]),
     # 0011_report_counts: a date range's unit work from the index alone. 0012_report_keyed_counts: on
     # PostgreSQL the (group, seconds) indexes also carry the filter columns (INCLUDE), so filtered
     # percentiles stay index-only scans in value order.
     Index("ix_report_work_created_unit", "request_created_at", "unit_id", "unit_province_id", "seconds",
-          postgresql_include=["request_kind", "request_state", "request_channel"]),
+          postgresql_include=["request_kcs"]),
     Index("ix_report_work_request", "request_id"),
 )
 
@@ -144,6 +144,16 @@ unit_days_keyed = _counts_table("report_unit_days_keyed", UNIT_DAY_KEYED_KEYS, U
 unit_days_keyed_delta = _counts_table("report_unit_days_keyed_delta", UNIT_DAY_KEYED_KEYS, UNIT_COUNTS, True)
 work_days_keyed = _counts_table("report_work_days_keyed", WORK_DAY_KEYED_KEYS, ("n",), False)
 work_days_keyed_delta = _counts_table("report_work_days_keyed_delta", WORK_DAY_KEYED_KEYS, ("n",), True)
+WORK_PROVINCE_DAY_KEYED_KEYS: Final = (("unit_province_id", Integer), ("work_day", Integer), *KCS_KEYS)
+work_province_days_keyed = _counts_table("report_work_province_days_keyed", WORK_PROVINCE_DAY_KEYED_KEYS, ("n",),
+                                         False)
+work_province_days_keyed_delta = _counts_table("report_work_province_days_keyed_delta",
+                                               WORK_PROVINCE_DAY_KEYED_KEYS, ("n",), True)
+#: The order kind, state and channel values take in ``kcs`` = (kind · 3 + state) · 3 + channel (as in
+#: 0012_report_keyed_counts, which computes it in SQL; tests check the two agree and cover the vocabulary).
+KCS_KINDS: Final = ("sikayet", "istek", "ihbar", "gorus_oneri")
+KCS_STATES: Final = ("bekleyen", "yonlendirilen", "sonuclanan")
+KCS_CHANNELS: Final = ("web", "sms", "ussd")
 
 
 def _names(keys: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
@@ -163,6 +173,7 @@ COUNT_TABLES: Final = (
     (unit_counts_keyed, unit_counts_keyed_delta, _names(UNIT_KEYED_KEYS), UNIT_COUNTS),
     (unit_days_keyed, unit_days_keyed_delta, _names(UNIT_DAY_KEYED_KEYS), UNIT_COUNTS),
     (work_days_keyed, work_days_keyed_delta, _names(WORK_DAY_KEYED_KEYS), ("n",)),
+    (work_province_days_keyed, work_province_days_keyed_delta, _names(WORK_PROVINCE_DAY_KEYED_KEYS), ("n",)),
 )
 #: Month table → the day table that answers the days of a range outside whole months.
 DAY_TABLE: Final = {volume_places: place_days, unit_counts: unit_days, places_keyed: place_days_keyed,
@@ -177,9 +188,7 @@ report_open = Table(
     Column("request_created_at", utc_datetime(), nullable=False),
     Column("assigned_at", utc_datetime(), nullable=False),
     Column("due_at", utc_datetime(), nullable=False),
-    Column("request_kind", String(20), nullable=True),  # 0012, as on report_work
-    Column("request_state", String(20), nullable=True),
-    Column("request_channel", String(10), nullable=True),
+    Column("request_kcs", SmallInteger, nullable=True),  # 0012, as on report_work
     Index("ix_report_open_assigned", "assigned_at"),
     Index("ix_report_open_due", "due_at"),
 )

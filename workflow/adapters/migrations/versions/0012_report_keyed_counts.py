@@ -9,16 +9,17 @@ folded by workflow/reports/counts.py; SQLite: added at once), each holding only 
   province × district × kind × state × channel;
 - ``report_unit_counts_keyed`` / ``report_unit_days_keyed``: 0011's unit counts per month / day × the
   request's kind, state and channel;
-- ``report_work_days_keyed``: completed assignments per unit × whole days of work × kind, state, channel.
+- ``report_work_days_keyed`` / ``report_work_province_days_keyed``: completed assignments per unit / per the
+  unit's province × whole days of work × kind, state, channel (histograms for exact percentiles).
 
 A request changes state as it moves on, so when its day, kind, state or channel changes its assignments'
 unit counts and its completions' histogram entries move from the old keys to the new (one trigger).
 
-The durations of a filtered subset still need exact values: ``report_work`` and ``report_open`` get the
-request's kind, state and channel (``request_kind`` …, copied from ``report_requests`` by triggers), and on
-PostgreSQL the ``(group, seconds)`` indexes of ``report_requests`` and ``report_work`` carry them (and the
-filing time) as INCLUDE columns, so a filtered percentile is still an index-only scan in value order.
-Existing rows are counted and copied here.
+The durations of a filtered subset still need exact values. ``report_requests`` gets ``kcs``, the kind, state
+and channel in one small number (generated), ``report_work`` and ``report_open`` a copy of it
+(``request_kcs``, kept by triggers), and on PostgreSQL the ``(group, seconds)`` indexes of both carry it as
+a 2-byte INCLUDE column, so a filtered percentile or an exact value inside a histogram's day is still an
+index-only scan in value order. Existing rows are counted and copied here.
 
 Revision ID: 0012_report_keyed_counts
 Revises: 0011_report_counts
@@ -40,17 +41,35 @@ TABLES = {
     "report_unit_counts_keyed": (("unit_id", "month", *KCS), UNIT_COUNTS),
     "report_unit_days_keyed": (("local_day", "unit_id", *KCS), UNIT_COUNTS),
     "report_work_days_keyed": (("unit_id", "work_day", *KCS), ("n",)),
+    "report_work_province_days_keyed": (("unit_province_id", "work_day", *KCS), ("n",)),
 }
 KEY_TYPES = {
     "local_day": sa.String(10), "kind": sa.String(20), "state": sa.String(20), "channel": sa.String(10),
     "month": sa.String(7), "province_id": sa.Integer(), "district_id": sa.Integer(), "unit_id": sa.Integer(),
-    "work_day": sa.Integer(),
+    "work_day": sa.Integer(), "unit_province_id": sa.Integer(),
 }
 OPEN_STATES = "('new', 'in_progress', 'forwarded')"
 MONTH = "substr({}, 1, 7)"
-#: The request's kind, state and channel as copied onto report_work and report_open.
-COPIED = (("request_kind", "kind", sa.String(20)), ("request_state", "state", sa.String(20)),
-          ("request_channel", "channel", sa.String(10)))
+#: The request's kind, state and channel in one small number (workflow/reports/schema.py KCS_*): kept on
+#: report_requests (generated) and copied onto report_work and report_open, so the percentile indexes carry
+#: it in 2 bytes. A value outside these lists gives NULL (a later migration must extend both).
+KINDS = ("sikayet", "istek", "ihbar", "gorus_oneri")
+STATES = ("bekleyen", "yonlendirilen", "sonuclanan")
+CHANNELS = ("web", "sms", "ussd")
+
+
+def _position(column: str, values: tuple[str, ...]) -> str:
+    return f"CASE {column} {' '.join(f'WHEN {v!r} THEN {i}' for i, v in enumerate(values))} END"
+
+
+def kcs_code(row: str = "") -> str:
+    """(kind · 3 + state) · 3 + channel of ``row`` (a table alias, NEW or OLD; none in a generated column)."""
+    at = f"{row}." if row else ""
+    return (f"(({_position(at + 'kind', KINDS)}) * 3 + ({_position(at + 'state', STATES)})) * 3 "
+            f"+ ({_position(at + 'channel', CHANNELS)})")
+
+
+COPIED = (("request_kcs", "kcs", sa.SmallInteger()),)
 
 
 def _kcs(row: str) -> str:
@@ -125,14 +144,17 @@ ASSIGNMENT_CHANGED = (
 
 # --- work days: a report_work row counted under its request's kind, state and channel.
 def _work_counts(row: str, sign: str) -> tuple[tuple[str, str], ...]:
-    return (("report_work_days_keyed", f"{row}.unit_id, {_work_day(row + '.seconds')}, {_kcs('rr')}, {sign}1 "
-                                       f"FROM report_requests rr WHERE rr.request_id = {row}.request_id"),)
+    rest = (f"{_work_day(row + '.seconds')}, {_kcs('rr')}, {sign}1 "
+            f"FROM report_requests rr WHERE rr.request_id = {row}.request_id")
+    return (("report_work_days_keyed", f"{row}.unit_id, {rest}"),
+            ("report_work_province_days_keyed", f"coalesce({row}.unit_province_id, 0), {rest}"))
 
 
 ON_WORK_INSERT = _work_counts("NEW", "")
 ON_WORK_DELETE = _work_counts("OLD", "-")
 ON_WORK_UPDATE = (*ON_WORK_DELETE, *ON_WORK_INSERT)
-WORK_CHANGED = "OLD.unit_id <> NEW.unit_id OR OLD.seconds <> NEW.seconds OR OLD.request_id <> NEW.request_id"
+WORK_CHANGED = ("OLD.unit_id <> NEW.unit_id OR OLD.seconds <> NEW.seconds OR OLD.request_id <> NEW.request_id "
+                "OR OLD.unit_province_id IS DISTINCT FROM NEW.unit_province_id")
 
 
 # --- a request whose day, kind, state or channel changes: its assignments and completions move keys.
@@ -146,6 +168,9 @@ def _move(row: str, sign: str) -> tuple[tuple[str, str], ...]:
         ("report_unit_days_keyed", f"{row}.local_day, a.unit_id, {rest}"),
         ("report_work_days_keyed", f"w.unit_id, {day}, {_kcs(row)}, {sign}count(*) FROM report_work w "
                                    f"WHERE w.request_id = {row}.request_id GROUP BY w.unit_id, {day}"),
+        ("report_work_province_days_keyed", f"coalesce(w.unit_province_id, 0), {day}, {_kcs(row)}, {sign}count(*) "
+                                            f"FROM report_work w WHERE w.request_id = {row}.request_id "
+                                            f"GROUP BY coalesce(w.unit_province_id, 0), {day}"),
     )
 
 
@@ -167,10 +192,13 @@ FILL = {
     "report_work_days_keyed": f"SELECT w.unit_id, {_work_day('w.seconds')}, {_kcs('rr')}, count(*) "
                               "FROM report_work w JOIN report_requests rr ON rr.request_id = w.request_id "
                               "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+    "report_work_province_days_keyed": f"SELECT coalesce(w.unit_province_id, 0), {_work_day('w.seconds')}, "
+                                       f"{_kcs('rr')}, count(*) FROM report_work w JOIN report_requests rr "
+                                       "ON rr.request_id = w.request_id GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
 }
 
 # --- the request's kind, state and channel copied onto report_work and report_open.
-COPY_SET = ", ".join(f"{column} = rr.{source}" for column, source, _ in COPIED)
+COPY_SET = f"request_kcs = {kcs_code('rr')}"
 FILL_COPIES = {
     "postgresql": (
         f"UPDATE report_work w SET {COPY_SET} FROM report_requests rr WHERE rr.request_id = w.request_id",
@@ -185,30 +213,25 @@ FILL_COPIES = {
     ),
 }
 COPY_NAMES = ", ".join(column for column, _, _ in COPIED)
-COPY_SOURCES = ", ".join(f"rr.{source}" for _, source, _ in COPIED)
+COPY_SOURCES = kcs_code("rr")
 WORK_SOURCE = "FROM report_requests rr WHERE rr.request_id = NEW.request_id"
 OPEN_SOURCE = "FROM assignments a JOIN report_requests rr ON rr.request_id = a.request_id WHERE a.id = NEW.assignment_id"
 ON_REQUEST_COPIES = (
-    f"UPDATE report_work SET {', '.join(f'{c} = NEW.{s}' for c, s, _ in COPIED)} WHERE request_id = NEW.request_id;\n"
-    f"UPDATE report_open SET {', '.join(f'{c} = NEW.{s}' for c, s, _ in COPIED)} "
+    f"UPDATE report_work SET request_kcs = {kcs_code('NEW')} WHERE request_id = NEW.request_id;\n"
+    f"UPDATE report_open SET request_kcs = {kcs_code('NEW')} "
     "WHERE assignment_id IN (SELECT id FROM assignments WHERE request_id = NEW.request_id);"
 )
 COPIES_CHANGED = "OLD.kind <> NEW.kind OR OLD.state <> NEW.state OR OLD.channel <> NEW.channel"
 
 #: PostgreSQL: the (group, seconds) indexes carry the filter columns (index-only filtered percentiles).
 PG_INDEXES = (
-    ("ix_report_requests_province_triage", "report_requests", "province_id, triage_seconds",
-     "kind, state, channel, created_at"),
-    ("ix_report_requests_province_closing", "report_requests", "province_id, closing_seconds",
-     "kind, state, channel, created_at"),
-    ("ix_report_requests_province_whole", "report_requests", "province_id, whole_seconds",
-     "kind, state, channel, created_at"),
-    ("ix_report_work_unit_seconds", "report_work", "unit_id, seconds",
-     "request_kind, request_state, request_channel, request_created_at"),
-    ("ix_report_work_province_seconds", "report_work", "unit_province_id, seconds",
-     "request_kind, request_state, request_channel, request_created_at"),
+    ("ix_report_requests_province_triage", "report_requests", "province_id, triage_seconds", "kcs"),
+    ("ix_report_requests_province_closing", "report_requests", "province_id, closing_seconds", "kcs"),
+    ("ix_report_requests_province_whole", "report_requests", "province_id, whole_seconds", "kcs"),
+    ("ix_report_work_unit_seconds", "report_work", "unit_id, seconds", "request_kcs"),
+    ("ix_report_work_province_seconds", "report_work", "unit_province_id, seconds", "request_kcs"),
     ("ix_report_work_created_unit", "report_work", "request_created_at, unit_id, unit_province_id, seconds",
-     "request_kind, request_state, request_channel"),
+     "request_kcs"),
 )
 
 
@@ -306,6 +329,9 @@ def upgrade() -> None:
     if dialect == "postgresql":  # rebuilt below with the copied columns; not kept up to date meanwhile
         for name, _, _, _ in PG_INDEXES:
             op.execute(f"DROP INDEX {name}")
+    kind = "STORED" if dialect == "postgresql" else "VIRTUAL"  # SQLite adds only VIRTUAL generated columns
+    op.execute(f"ALTER TABLE report_requests ADD COLUMN kcs smallint GENERATED ALWAYS AS ({kcs_code()}) "
+               f"{kind}")
     for table in ("report_work", "report_open"):
         for column, _, type_ in COPIED:
             op.add_column(table, sa.Column(column, type_, nullable=True))
@@ -344,3 +370,4 @@ def downgrade() -> None:
     for table in ("report_work", "report_open"):
         for column, _, _ in reversed(COPIED):
             op.drop_column(table, column)
+    op.drop_column("report_requests", "kcs")
