@@ -78,6 +78,9 @@ class _Outcome:
     message_id: str | None
 
 
+_TIMED_OUT = _Outcome(st.ESME_RSYSERR, None)  # compared by identity: "no response within the timeout"
+
+
 class Connector:
     def __init__(
         self, config: ConnectorConfig, handler: InboundHandler, *, clock: Callable[[], float] = time.monotonic
@@ -86,7 +89,9 @@ class Connector:
         self._handler = handler
         self._clock = clock
         self._tokens = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future[_Outcome]] = {}
+        # token -> (its response, deadline on the loop's clock); in token order, so deadlines ascend
+        self._waiting: dict[int, tuple[asyncio.Future[_Outcome], float]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         self._window = asyncio.Semaphore(config.window)
         self._bucket = TokenBucket(config.tps)
         self._open = asyncio.Event()  # cleared while throttled
@@ -113,8 +118,27 @@ class Connector:
     # --- life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._link = SmppLink(self.config.link, self, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self._link = SmppLink(self.config.link, self, loop)
         self._link.start()
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Time out submits whose response is overdue: one timer for all of them, every tenth of the
+        timeout, instead of a timer per submit_sm (a response may so take up to 10 % longer to time out)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        expired = []
+        for future, deadline in self._waiting.values():
+            if deadline > now:
+                break
+            expired.append(future)
+        for future in expired:
+            if not future.done():
+                future.set_result(_TIMED_OUT)
+        if not self._closed:
+            tick = max(0.01, min(1.0, self.config.link.response_timeout_s / 10))
+            self._sweeper = loop.call_later(tick, self._sweep)
 
     async def wait_bound(self, within_s: float = 10.0) -> None:
         async with asyncio.timeout(within_s):
@@ -141,9 +165,11 @@ class Connector:
     async def stop(self) -> None:
         """Unbind and stop the I/O thread. Callers stop feeding ``send`` and ``drain`` first."""
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self._bound.set()  # wake every waiting sender: each sees _closed and gives up
         self._open.set()
-        for future in self._waiting.values():
+        for future, _ in self._waiting.values():
             if not future.done():
                 future.set_result(_Outcome(LINK_LOST, None))
         if self._link is not None:
@@ -162,9 +188,9 @@ class Connector:
             self._bound.clear()
 
     def submit_done(self, token: int, status: int, message_id: str | None) -> None:
-        future = self._waiting.pop(token, None)
-        if future is not None and not future.done():
-            future.set_result(_Outcome(status, message_id))
+        entry = self._waiting.pop(token, None)
+        if entry is not None and not entry[0].done():
+            entry[0].set_result(_Outcome(status, message_id))
 
     def deliver(self, generation: int, bind: int, sequence: int, pdu: Pdu, raw: bytes) -> None:
         task = asyncio.ensure_future(self._on_deliver(generation, bind, sequence, pdu, raw))
@@ -252,30 +278,35 @@ class Connector:
             await asyncio.sleep(self.config.retry_delay_s * random.uniform(0.5, 1.5) * temporary)
 
     async def _submit_once(self, params: dict[str, Any]) -> _Outcome:
-        await self._ready()
-        await self._bucket.acquire()
+        # The checks before each await skip a coroutine call when nothing is to wait for (nearly always).
+        if self._closed or not (self._bound.is_set() and self._open.is_set()):
+            await self._ready()
+        if self._bucket.rate > 0:
+            await self._bucket.acquire()
         async with self._window:
             # The link may have dropped, or a throttle arrived, while we waited for a slot.
-            await self._ready()
+            if self._closed or not (self._bound.is_set() and self._open.is_set()):
+                await self._ready()
             token = next(self._tokens)
-            future: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
-            self._waiting[token] = future
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[_Outcome] = loop.create_future()
+            self._waiting[token] = (future, loop.time() + self.config.link.response_timeout_s)
             self.in_flight += 1
             self._idle.clear()
             try:
                 self.link.submit(token, params)
                 self.stats["submitted"] += 1
-                async with asyncio.timeout(self.config.link.response_timeout_s):
-                    return await future
-            except TimeoutError:
-                self.stats["timeouts"] += 1
-                logger.warning("submit_sm response timed out; resending (unknown outcome)")
-                return _Outcome(st.ESME_RSYSERR, None)
+                outcome = await future  # answered, lost with the link, or timed out by ``_sweep``
             finally:
                 self.in_flight -= 1
                 if not self.in_flight:
                     self._idle.set()
                 self._waiting.pop(token, None)
+        if outcome is _TIMED_OUT:
+            self.stats["timeouts"] += 1
+            logger.warning("submit_sm response timed out; resending (unknown outcome)")
+            return _Outcome(st.ESME_RSYSERR, None)
+        return outcome
 
     async def _ready(self) -> None:
         await self._bound.wait()

@@ -50,6 +50,18 @@ _EXT_CODES = {ch: code for code, ch in DEFAULT_EXTENSION.items()}
 _TR_CODES = {ch: code for code, ch in TURKISH_SINGLE_SHIFT.items()}
 
 
+def _unit_table(shift: dict[str, int]) -> dict[str, bytes]:
+    """Character -> its septets (unpacked): the default alphabet, else escape + the shift table's code."""
+    table = {ch: bytes((ESCAPE, code)) for ch, code in shift.items()}
+    table.update((ch, bytes((code,))) for ch, code in _DEFAULT_CODES.items())
+    return table
+
+
+# Built once: looking each character up in one table is what every outgoing SMS costs.
+_EXT_UNITS = _unit_table(_EXT_CODES)
+_TR_UNITS = _unit_table(_TR_CODES)
+
+
 class EncodingError(ValueError):
     """A mode or concatenation style that does not exist (a programming or settings error)."""
 
@@ -78,19 +90,13 @@ class Plan:
 # --- character units ----------------------------------------------------------------------------
 
 
-def _gsm_units(text: str, shift: dict[str, int]) -> list[bytes] | None:
+def _gsm_units(text: str, table: dict[str, bytes]) -> list[bytes] | None:
     """Each character as its septets (1 or 2 octets, unpacked); None if a character is not encodable."""
-    units: list[bytes] = []
-    for ch in text:
-        code = _DEFAULT_CODES.get(ch)
-        if code is not None:
-            units.append(bytes((code,)))
-            continue
-        ext = shift.get(ch)
-        if ext is None:
-            return None
-        units.append(bytes((ESCAPE, ext)))
-    return units
+    get = table.get
+    units = [get(ch) for ch in text]
+    if None in units:
+        return None
+    return units  # type: ignore[return-value]  # no None left
 
 
 def _ucs2_units(text: str) -> list[bytes]:
@@ -141,9 +147,8 @@ def _pack(units: list[bytes], capacity: int, weight: int) -> list[bytes]:
 def _split(units: list[bytes], weight: int, fixed_ies: list[bytes], style: str, ref: int) -> tuple[Part, ...]:
     capacity = _septet_capacity if weight == 1 else (lambda n: _octet_capacity(n) // 2)
     single_udh = _udh(fixed_ies)
-    total_len = sum(len(u) for u in units)
-    if total_len <= capacity(len(single_udh)) * weight:
-        body = b"".join(units)
+    body = b"".join(units)
+    if len(body) <= capacity(len(single_udh)) * weight:
         return (Part(single_udh + body, ESM_UDHI if single_udh else 0),)
     # With SAR the SMSC adds the concatenation UDH itself: leave room for the 8-bit one.
     probe_udh = _udh([*fixed_ies, _concat_ie("udh8" if style == "sar" else style, ref, 1, 1)])
@@ -167,11 +172,11 @@ def plan(text: str, mode: str = "gsm7", *, concat: str = "udh8", ref: int | None
     if ref is None:
         ref = secrets.randbelow(0x10000 if concat != "udh8" else 0x100)
     if mode != "ucs2_only":
-        units = _gsm_units(text, _EXT_CODES)
+        units = _gsm_units(text, _EXT_UNITS)
         if units is not None:
             return Plan("gsm7", DC_GSM7, _split(units, 1, [], concat, ref))
     if mode == "turkish_shift":
-        units = _gsm_units(text, _TR_CODES)
+        units = _gsm_units(text, _TR_UNITS)
         if units is not None:
             nli = bytes((IE_NL_SINGLE_SHIFT, 1, TURKISH_LANGUAGE_ID))
             return Plan("turkish_shift", DC_GSM7, _split(units, 1, [nli], concat, ref))
