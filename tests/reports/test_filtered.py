@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.reports.fixture import ReportWorld
+from tests.reports.fixture import NOW, ReportWorld
 from tests.reports.test_queries import ALL, counts, stats, tables
 from workflow.reports import bottlenecks
 from workflow.reports.durations import unit_work_per_unit
@@ -153,3 +153,31 @@ async def test_slowest_units_of_a_kind_from_the_keyed_histogram(engine: AsyncEng
         "web": [("İzmir Büyükşehir Belediyesi", 28), ("Ankara Valiliği", 5), ("Ankara İl Sağlık Müdürlüğü", 3)],
         "sms concluded": [("Çankaya Belediyesi", 1)],
     }
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # the histogram path is PostgreSQL's
+async def test_unit_work_of_a_unit_without_province_from_the_histograms(engine: AsyncEngine, rw: ReportWorld):
+    """A completion by a unit without a province (MİGM itself; 0 in the histogram's keys) is found in the
+    index as NULL: the histogram path gives the figures of the full computation, and hand-computed ones."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from tests.reports.fixture import t
+    from tests.reports.test_counts import durations_from_base
+    from workflow.adapters import orm
+
+    async with engine.begin() as conn:
+        await conn.execute(insert(orm.assignments).values(
+            id="m" * 32, request_id=rw.requests[1], unit_id=rw.unit("MIGM"), parent_id=None, state="completed",
+            routing_note="not", assigned_by_unit_id=rw.unit("MIGM"), assigned_at=t(6, 2), due_at=t(6, 16),
+            completed_at=t(6, 2) + timedelta(days=2, hours=12), attachment_ids="[]", closed_at=None,
+            handback_reviewed=False))
+    for f in (parse_filters({}), parse_filters({"tur": "sikayet"}), parse_filters({"kanal": "sms"})):
+        d = await tables(engine, ALL, f, Section.DURATIONS)
+        assert {name: [r.values for r in table.rows] for name, table in d.items()} == {
+            name: [values for values, _ in rows]
+            for name, rows in (await durations_from_base(engine, ALL, f, NOW)).items()}, f
+        if f.kind:  # request 1 is a şikâyet: MİGM's 2.5 days under "Merkez (MİGM)"
+            assert stats(d["sure-birim-il"], "province") == {"Ankara": (2, 3, 5), "Merkez (MİGM)": (1, 2.5, 2.5)}
+            assert stats(d["sure-birim"], "unit")["Mahalli İdareler Genel Müdürlüğü"] == (1, 2.5, 2.5)
