@@ -5,6 +5,11 @@ that the full ``bench/mo_roundtrip.py`` (SMSC → gateway → RabbitMQ → workf
 Run: ``.venv/bin/python bench/inbound_mo.py [--muhtars 50000] [--requests 100000] [--seconds 5]
 [--rates 100,500,1000,1500]``
 
+``--consumer``: instead, the CPU of the workflow service's ``sms.inbound`` handler alone (the batch
+transaction of ``Consumers.on_sms_inbound`` with its direct reply publishing, on an in-process bus), in
+batches of 1 MO (what low rates give) and of 20 (under load), after 100,000 earlier MOs are loaded as in
+``bench/mo_roundtrip.py``: wall time per batch, CPU per MO of this process and of the database's backends.
+
 Open loop: at each rate, MOs from random owners about one of their own requests start on schedule whether
 or not earlier ones have finished; latency is measured from the scheduled start, so queueing shows. A
 PostgreSQL database with a unique name is created and dropped (MUHTAR_TEST_PG_* overrides as in tests).
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -150,9 +157,84 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
+def _cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def consumer_cpu(services: Services, pairs: list[tuple[str, int]], batches: int) -> None:
+    """The ``--consumer`` figures (see the module docstring)."""
+    from mo_roundtrip import load_history  # the same earlier MOs as the round trip
+
+    from tests.messaging.conftest import MemoryDeadLetters
+    from workflow.entrypoints.workflow_service import Consumers
+    from workflow.messaging.envelope import Envelope
+    from workflow.messaging.inprocess import InProcessBus
+    from workflow.messaging.relay import DirectPublisher
+
+    engine = services.engine
+    await load_history(engine, 100_000)
+    async with engine.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))
+    random.Random(3).shuffle(pairs)
+    bus = InProcessBus(MemoryDeadLetters())
+    await bus.start()
+
+    async def gateway(_envelope: Envelope) -> None:
+        pass
+
+    await bus.consume("sms.outbound", gateway)
+    direct = DirectPublisher(engine, bus)
+    consumers = Consumers(services.settings, engine, services, direct)
+
+    def mo(phone: str, number: int) -> Envelope:
+        payload = {
+            "mo_id": uuid.uuid4().hex,
+            "from": phone,
+            "to": "4444",
+            "text": f"TALEP {number}",
+            "data_coding": 0,
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+        return Envelope.new("sms.inbound", payload, message_id=payload["mo_id"])
+
+    try:
+        for size in (1, 20):
+            for _ in range(20):  # warm-up: connections, prepared statements
+                await consumers.on_sms_inbound([mo(*pairs.pop()) for _ in range(size)])
+            async with engine.connect() as conn:
+                query = text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND backend_type = 'client backend'"
+                )
+                pids = [int(pid) for pid in (await conn.execute(query)).scalars()]
+            work = [[mo(*pairs.pop()) for _ in range(size)] for _ in range(batches // size)]
+            usage, backends, t = resource.getrusage(resource.RUSAGE_SELF), _cpu_s(pids), time.perf_counter()
+            for batch in work:
+                await consumers.on_sms_inbound(batch)
+            wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
+            count = len(work) * size
+            own = (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
+            print(
+                f"sms.inbound batches of {size:2d}: {1000 * wall / len(work):6.2f} ms/batch wall,"
+                f" CPU {1000 * own / count:.3f} ms/MO here + {1000 * (_cpu_s(pids) - backends) / count:.3f}"
+                f" ms/MO PostgreSQL ({count} MOs)"
+            )
+    finally:
+        await direct.drain()
+        await bus.stop()
+
+
 async def main(args: argparse.Namespace) -> None:
     name = await create_pg_database()
-    engine = create_engine(pg_url(name), pool_size=args.pool)
+    # --consumer: as the workflow service creates it (no pre-ping: three round trips per checkout).
+    engine = create_engine(pg_url(name), pool_size=args.pool, pre_ping=not args.consumer)
     try:
         await migrate(engine)
         base = load_settings(env={}, var_dir=Path(tempfile.mkdtemp()))
@@ -161,6 +243,9 @@ async def main(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         pairs = await load(services, args.muhtars, args.requests)
         print(f"loaded {args.muhtars} muhtars, {args.requests} requests in {time.perf_counter() - t:.1f} s")
+        if args.consumer:
+            await consumer_cpu(services, pairs, args.batches)
+            return
         rng = random.Random(11)
 
         async def sms(i: int) -> None:
@@ -195,6 +280,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--pool", type=int, default=20)
+    parser.add_argument("--consumer", action="store_true", help="the sms.inbound handler's CPU alone")
+    parser.add_argument("--batches", type=int, default=2000, help="--consumer: MOs per batch size")
     parser.add_argument(
         "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100, 500, 1000, 1500]
     )
