@@ -391,7 +391,10 @@ def main() -> None:
         "--gateway-prefetch", type=int, default=0, help="sms.outbound prefetch (default: the window W)"
     )
     parser.add_argument(
-        "--status-in-flight", type=int, default=0, help="sms.status messages awaiting confirms (0: no limit)"
+        "--status-in-flight",
+        type=int,
+        default=1,
+        help="sms.status messages awaiting confirms (0: no limit; default 1, as deployed)",
     )
     parser.add_argument("--receipts", action="store_true", help="ask for delivery receipts (twice the PDUs)")
     parser.add_argument(
