@@ -181,3 +181,26 @@ async def test_unit_work_of_a_unit_without_province_from_the_histograms(engine: 
         if f.kind:  # request 1 is a şikâyet: MİGM's 2.5 days under "Merkez (MİGM)"
             assert stats(d["sure-birim-il"], "province") == {"Ankara": (2, 3, 5), "Merkez (MİGM)": (1, 2.5, 2.5)}
             assert stats(d["sure-birim"], "unit")["Mahalli İdareler Genel Müdürlüğü"] == (1, 2.5, 2.5)
+
+
+async def test_a_valilik_list_over_a_date_range(engine: AsyncEngine, rw: ReportWorld):
+    """The drill-down list of a scope over a date range (found first, then sorted): the Ankara Valiliği sees
+    requests 1 and 3 (routed to it or its Sağlık Müdürlüğü); 1 June – 30 June holds both, newest first;
+    with the şikâyet filter and from 2 June only 3; the Belediye's own list from 1 May: 7, 3 and 2."""
+    from datetime import date
+
+    from workflow.reports.listing import Drill, list_page
+    from workflow.reports.scope import load_scope
+
+    async def numbers(user: str, f: Any) -> list[int]:
+        scope = await load_scope(engine, rw.user(user))
+        async with engine.connect() as conn:
+            page = await list_page(conn, scope, f, Drill(), NOW, 1)
+        assert page.total == len(page.rows)
+        return [row["number"] for row in page.rows]
+
+    june = parse_filters({"bas": "2026-06-01", "bit": "2026-06-30"})
+    assert await numbers("ankara", june) == [1003, 1001]
+    assert await numbers("ankara", june.with_(start=date(2026, 6, 2), kind=parse_filters({"tur": "sikayet"}).kind)) == [
+        1003]
+    assert await numbers("cankaya.bel", parse_filters({"bas": "2026-05-01"})) == [1007, 1003, 1002]

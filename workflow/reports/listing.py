@@ -91,12 +91,25 @@ def _where(scope: Scope, f: Filters, drill: Drill, now: datetime) -> Any:
 
 
 def list_query(scope: Scope, f: Filters, drill: Drill, now: datetime) -> Select[Any]:
+    """Newest first. A unit's (or Valilik's) list over a date range first finds its matching requests (a few
+    thousand at most, from its assignments) and then sorts them: PostgreSQL would otherwise walk every request
+    backwards by number and test each against the scope (1–2 s at 1 M requests)."""
     r, m = requests.c, muhtarliks.c
+    columns = (r.number, r.created_at, r.kind, r.state, r.channel, m.province_name, m.district_name, r.concluded_at)
+    places = muhtars.join(muhtarliks, m.id == muhtars.c.muhtarlik_id)
+    if not scope.is_all and f.start is not None:
+        matched = (
+            select(r.id, r.number).where(_where(scope, f, drill, now)).cte("matched")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        return (
+            select(*columns)
+            .select_from(matched.join(requests, r.id == matched.c.id).join(places, muhtars.c.id == r.muhtar_id))
+            .order_by(matched.c.number.desc())
+        )
     return (
-        select(r.number, r.created_at, r.kind, r.state, r.channel, m.province_name, m.district_name,
-               r.concluded_at)
-        .select_from(requests.join(muhtars, muhtars.c.id == r.muhtar_id).join(
-            muhtarliks, m.id == muhtars.c.muhtarlik_id))
+        select(*columns)
+        .select_from(requests.join(places, muhtars.c.id == r.muhtar_id))
         .where(_where(scope, f, drill, now))
         .order_by(r.number.desc())
     )
