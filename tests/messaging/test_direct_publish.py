@@ -188,6 +188,11 @@ async def test_the_next_mo_batch_marks_the_replies_confirmed_before_it(
             await consumers.on_sms_inbound([mo("mo-2", "YARDIM")])
         direct.expect_commit = healthy  # type: ignore[method-assign]
         assert [sent for key, _, sent in await reply_rows(engine) if key == first] == [None]  # rolled back
+        async with engine.connect() as conn:
+            mo_ids = (
+                await conn.execute(select(sms_messages.c.mo_id).where(sms_messages.c.mo_id.is_not(None)))
+            ).scalars()
+            assert set(mo_ids) == {"mo-1"}  # mo-2's batch left nothing behind
         await consumers.on_sms_inbound([mo("mo-4", "?")])
         rows = {key: sent for key, _, sent in await reply_rows(engine)}
         assert rows[first] is not None  # marked by mo-4's transaction

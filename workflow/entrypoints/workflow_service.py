@@ -183,72 +183,96 @@ class Consumers:
         stamp: datetime,
     ) -> StoredBatch:
         """The same transaction as ``_store_and_answer`` in four round trips on the driver connection:
-        BEGIN, ``pg_batch.READ``, ``pg_batch.WRITE``, COMMIT (instead of about a dozen through SQLAlchemy)."""
+        BEGIN (with generic plans), ``pg_batch.READ``, ``pg_batch.WRITE``, COMMIT (instead of about a dozen
+        through SQLAlchemy)."""
         mos = [
             pg_batch.NewMo(
                 uuid.uuid4().hex, mo, received_at, "received" if may_defer(mo, config) else "handled"
             )
             for mo, received_at, _ in first.values()
         ]
-        batch = StoredBatch()
         async with self.engine.connect() as conn:
             raw: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
             try:
                 with self._direct_marks() as marks:
-                    async with raw.transaction():
-                        read = await pg_batch.read(raw, config, mos, now, stamp)
-                        handled: list[str] = []
-                        replies: list[tuple[str, str, str, str, str | None, str, str, str, datetime]] = []
-                        envelopes: dict[str, Envelope] = {}
-                        for item in read.answered:
-                            envelope = first[item.mo.mo_id][2]
-                            if isinstance(item.answer, Deferred):
-                                batch.deferred.append((item.sms_id, item.answer, envelope))
-                                continue
-                            if not item.new or may_defer(item.mo, config):
-                                handled.append(item.sms_id)  # stored "received": answered after all
-                            if item.answer:
-                                sms_id = uuid.uuid4().hex
-                                reply = _reply_envelope(sms_id, item.mo.sender, item.answer, envelope, stamp)
-                                values = outbox_values(OUTBOUND_TOPIC, reply, ordering_key=sms_id)
-                                envelopes[reply.message_id] = reply
-                                replies.append(
-                                    (
-                                        sms_id,
-                                        item.sms_id,
-                                        item.mo.sender,
-                                        item.answer,
-                                        item.first_today,
-                                        reply.message_id,
-                                        values["payload"],
-                                        reply.correlation_id,
-                                        reply.created_at,
-                                    )
-                                )
-                        if self.direct is not None:
-                            marks.taken = self.direct.take_marks()
-                        if replies or handled or read.log or marks.taken:
-                            if self.direct is not None:
-                                # The outbox trigger notifies once per statement, rows or not.
-                                marks.commit = await self.direct.expect_commit(conn)
-                            queued = await pg_batch.write(
-                                raw,
-                                now=stamp,
-                                replies=replies,
-                                attempts=DIRECT if self.direct is not None else 0,
-                                handled=handled,
-                                log=read.log,
-                                sent=marks.taken,
-                            )
-                            batch.published = [
-                                (OUTBOUND_TOPIC, envelopes[message_id])
-                                for message_id in envelopes
-                                if message_id in queued
-                            ]
+                    # One round trip for BEGIN and the plan mode: with custom plans (the default for the
+                    # first executions, and kept while they look cheaper) PostgreSQL plans both statements
+                    # again for every batch, which cost as much as running them.
+                    await raw.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+                    try:
+                        batch = await self._answer_pg(raw, conn, marks, first, mos, config, now, stamp)
+                    except BaseException:
+                        await raw.execute("ROLLBACK")
+                        raise
+                    await raw.execute("COMMIT")
             except BaseException:
-                if raw.is_closed():  # a dropped connection: the pool must not hand it out again
+                # A dropped connection, or one still in the transaction (its ROLLBACK failed): the pool
+                # must not hand it out again (it resets only the transactions SQLAlchemy began itself).
+                if raw.is_closed() or raw.is_in_transaction():
                     await conn.invalidate()
                 raise
+        return batch
+
+    async def _answer_pg(
+        self,
+        raw: asyncpg.Connection,
+        conn: AsyncConnection,
+        marks: _Marks,
+        first: Mapping[str, tuple[MoMessage, datetime, Envelope]],
+        mos: Sequence[pg_batch.NewMo],
+        config: InboundConfig,
+        now: datetime,
+        stamp: datetime,
+    ) -> StoredBatch:
+        """Inside ``_store_and_answer_pg``'s transaction: ``pg_batch.read``, the replies, ``pg_batch.write``."""
+        batch = StoredBatch()
+        read = await pg_batch.read(raw, config, mos, now, stamp)
+        handled: list[str] = []
+        replies: list[tuple[str, str, str, str, str | None, str, str, str, datetime]] = []
+        envelopes: dict[str, Envelope] = {}
+        for item in read.answered:
+            envelope = first[item.mo.mo_id][2]
+            if isinstance(item.answer, Deferred):
+                batch.deferred.append((item.sms_id, item.answer, envelope))
+                continue
+            if not item.new or may_defer(item.mo, config):
+                handled.append(item.sms_id)  # stored "received": answered after all
+            if item.answer:
+                sms_id = uuid.uuid4().hex
+                reply = _reply_envelope(sms_id, item.mo.sender, item.answer, envelope, stamp)
+                values = outbox_values(OUTBOUND_TOPIC, reply, ordering_key=sms_id)
+                envelopes[reply.message_id] = reply
+                replies.append(
+                    (
+                        sms_id,
+                        item.sms_id,
+                        item.mo.sender,
+                        item.answer,
+                        item.first_today,
+                        reply.message_id,
+                        values["payload"],
+                        reply.correlation_id,
+                        reply.created_at,
+                    )
+                )
+        if self.direct is not None:
+            marks.taken = self.direct.take_marks()
+        if replies or handled or read.log or marks.taken:
+            if self.direct is not None:
+                # The outbox trigger notifies once per statement, rows or not.
+                marks.commit = await self.direct.expect_commit(conn)
+            queued = await pg_batch.write(
+                raw,
+                now=stamp,
+                replies=replies,
+                attempts=DIRECT if self.direct is not None else 0,
+                handled=handled,
+                log=read.log,
+                sent=marks.taken,
+            )
+            batch.published = [
+                (OUTBOUND_TOPIC, envelopes[message_id]) for message_id in envelopes if message_id in queued
+            ]
         return batch
 
     @contextlib.contextmanager
