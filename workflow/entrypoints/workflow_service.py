@@ -31,6 +31,7 @@ from inbound import pg_batch
 from inbound.service import Deferred, InboundConfig, MoMessage, answer_batch, finish, may_defer
 from workflow.adapters.db import create_engine
 from workflow.adapters.orm import outbox
+from workflow.adapters.table_stats import analyze_stale_tables
 from workflow.bootstrap import Services, bootstrap
 from workflow.cancellation import reraise_if_stopping
 from workflow.mail.service import start_mail_service
@@ -502,6 +503,11 @@ async def housekeeping(engine: AsyncEngine) -> None:
     except Exception as exc:
         reraise_if_stopping(exc)
         logger.warning("folding the report counts failed (%s)", exc.__class__.__name__)
+    try:
+        await analyze_stale_tables(engine)
+    except Exception as exc:
+        reraise_if_stopping(exc)
+        logger.warning("analysing stale tables failed (%s)", exc.__class__.__name__)
 
 
 async def start_workflow_service(settings: Settings, engine: AsyncEngine, bus: Bus) -> Stoppable:
