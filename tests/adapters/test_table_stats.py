@@ -14,11 +14,10 @@ async def _flush_stats(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT pg_stat_force_next_flush()"))
 
 
-async def _analysed(engine: AsyncEngine, table: str) -> bool:
+async def _analysed(engine: AsyncEngine, table: str, what: str = "analyze") -> bool:
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_stat_clear_snapshot()"))
         row = (await conn.execute(text(
-            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = :t"), {"t": table})).one()
+            f"SELECT last_{what} IS NOT NULL FROM pg_stat_user_tables WHERE relname = :t"), {"t": table})).one()
     return bool(row[0])
 
 
@@ -37,10 +36,17 @@ async def test_a_grown_table_is_analysed_when_autovacuum_is_off(pg_engine: Async
     assert "grown" in analysed
     assert "small" not in analysed
     assert await _analysed(pg_engine, "grown")
+    assert not await _analysed(pg_engine, "grown", "vacuum")  # 500 rows inserted: not yet worth a VACUUM
     assert not await _analysed(pg_engine, "small")
 
     await _flush_stats(pg_engine)
     assert "grown" not in await analyze_stale_tables(pg_engine, autovacuum=False)
+
+    async with pg_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM grown"))
+    await _flush_stats(pg_engine)
+    assert "grown" in await analyze_stale_tables(pg_engine, autovacuum=False)
+    assert await _analysed(pg_engine, "grown", "vacuum")  # 500 dead rows
 
 
 async def test_nothing_to_do_on_sqlite(sqlite_engine: AsyncEngine) -> None:

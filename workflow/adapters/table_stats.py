@@ -4,7 +4,8 @@ The MO hot path and the report pages depend on the planner knowing how big the t
 empty when last analysed keeps the plans of an empty table (sequential scans, foreign-key checks included) while
 it grows, and PostgreSQL's CPU per message grows with it (measured in docs/benchmarks.md, 2026-11-26). Autovacuum
 normally keeps the statistics fresh; where an operator has turned it off, the workflow service's hourly chores
-analyse the tables that changed a lot since their last ANALYZE and say, once per process, that autovacuum is off.
+analyse (and, where autovacuum would, vacuum) the tables that changed a lot and say, once per process, that
+autovacuum is off.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger(__name__)
 
-#: A table is stale when this many rows plus this share of its live rows changed since its last ANALYZE —
-#: PostgreSQL's own defaults for autovacuum_analyze_threshold / autovacuum_analyze_scale_factor.
-STALE_ROWS = 50
-STALE_SHARE = 0.1
-
+#: PostgreSQL's own autovacuum defaults: a table needs ANALYZE when 50 rows + 10 % of its live rows changed since the
+#: last one, and VACUUM when 50 + 20 % died or 1,000 + 20 % were inserted since the last vacuum (index-only scans,
+#: which the report pages rely on, need the visibility map that VACUUM keeps).
 _STALE_TABLES = text(
-    "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-    "AND n_mod_since_analyze > :rows + :share * n_live_tup ORDER BY relname"
+    "SELECT relname, (n_dead_tup > 50 + 0.2 * n_live_tup OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup) "
+    "FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+    "AND (n_mod_since_analyze > 50 + 0.1 * n_live_tup OR n_dead_tup > 50 + 0.2 * n_live_tup "
+    "OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup) ORDER BY relname"
 )
 
 _warned = False
@@ -35,7 +36,7 @@ async def autovacuum_on(engine: AsyncEngine) -> bool:
 
 
 async def analyze_stale_tables(engine: AsyncEngine, autovacuum: bool | None = None) -> list[str]:
-    """ANALYZE the tables that changed a lot since their last ANALYZE, if autovacuum is off; their names.
+    """If autovacuum is off, ANALYZE (and VACUUM where due) the tables that changed a lot; their names.
 
     ``autovacuum`` overrides what the server says (tests); SQLite has no autovacuum and nothing is done there.
     """
@@ -48,14 +49,15 @@ async def analyze_stale_tables(engine: AsyncEngine, autovacuum: bool | None = No
         return []
     if not _warned:
         _warned = True
-        logger.warning("PostgreSQL autovacuum is off: the workflow service analyses changed tables hourly; "
-                       "turn autovacuum on (postgresql.conf) so that tables are also vacuumed")
-    # Autocommit: each ANALYZE commits on its own instead of holding its lock until the last one is done.
+        logger.warning("PostgreSQL autovacuum is off: the workflow service vacuums and analyses changed tables "
+                       "hourly; turn autovacuum on (postgresql.conf) to keep them fresh between those hours")
+    # Autocommit: VACUUM cannot run inside a transaction block, and each table's lock is let go at once.
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        stale = list((await conn.execute(_STALE_TABLES, {"rows": STALE_ROWS, "share": STALE_SHARE})).scalars())
-        for table in stale:
-            await conn.execute(text(f'ANALYZE "{table}"'))
+        stale = [(str(name), bool(vacuum)) for name, vacuum in await conn.execute(_STALE_TABLES)]
+        for table, vacuum in stale:
+            await conn.execute(text(f'{"VACUUM (ANALYZE)" if vacuum else "ANALYZE"} "{table}"'))
     if stale:
-        logger.info("analysed %d tables whose statistics were stale", len(stale))
-    return stale
+        logger.info("analysed %d tables whose statistics were stale (%d also vacuumed)",
+                    len(stale), sum(vacuum for _, vacuum in stale))
+    return [table for table, _ in stale]
