@@ -129,8 +129,9 @@ async def fill(name: str, n: int) -> dict[str, int]:
     engine = create_engine(pg_url(name))
     try:
         # Up to the revision before the reports: the bulk rows go in without row triggers, then 0008_reports
-        # fills report_requests, 0010_report_summaries report_work and 0011_report_counts the report counts,
-        # each in few statements, and install their triggers, as on a live upgrade.
+        # fills report_requests, 0010_report_summaries report_work, 0011_report_counts the report counts and
+        # 0012_report_keyed_counts their keyed variants, each in few statements, and install their triggers,
+        # as on a live upgrade.
         await migrate(engine, "0007_mail")
         t0 = time.perf_counter()
         await load_registry(engine)
@@ -155,8 +156,8 @@ async def fill(name: str, n: int) -> dict[str, int]:
         finally:
             await engine.dispose()
         print(
-            f"  migrations 0008_reports, 0010_report_summaries, 0011_report_counts (report_requests, "
-            f"report_work, the report counts filled) in {time.perf_counter() - t0:.0f} s",
+            f"  migrations 0008_reports … head (report_requests, report_work, the report counts and keyed "
+            f"counts filled) in {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
         # What autovacuum does soon after a bulk load on a live server: statistics and the visibility map
