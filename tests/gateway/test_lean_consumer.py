@@ -13,7 +13,8 @@ import pytest
 
 from tests.messaging.conftest import FAST_POLICY, TEST_TOPOLOGY, MemoryDeadLetters, ping, wait_until
 from tests.messaging.test_rabbit_resilience import broker
-from workflow.messaging.bus import PublishFailed, Reject
+from tests.messaging.test_rabbit_resilience import publish_until_confirmed as publish
+from workflow.messaging.bus import Reject
 from workflow.messaging.envelope import Envelope
 from workflow.messaging.rabbitmq import RabbitMQBus
 
@@ -41,15 +42,6 @@ async def publisher(rabbit_url: str) -> AsyncIterator[RabbitMQBus]:
     await bus.start()
     yield bus
     await bus.stop()
-
-
-async def publish(bus: RabbitMQBus, envelope: Envelope) -> None:
-    while True:
-        try:
-            await bus.publish("work.item", envelope)
-            return
-        except PublishFailed:
-            await asyncio.sleep(0.2)
 
 
 async def until(predicate: Callable[[], bool], what: str) -> None:
