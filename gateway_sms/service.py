@@ -3,7 +3,8 @@
 An outbound message is acked (the handler returns) only after every part's submit_sm_resp is OK or a
 permanent failure has been published as ``sms.status``. Temporary trouble raises, so the bus redelivers
 later; parts the SMSC already accepted are remembered for a while and not sent again on such a retry.
-Results leave in batches (``StatusBatcher``: one ``sms.status`` message per event-loop turn).
+Results leave in batches (``StatusBatcher``: one ``sms.status`` message per event-loop turn), and so do MOs
+(``MoBatcher``: one ``sms.inbound`` message for the MOs read meanwhile).
 
 Crash: at most W (the window) outbound messages are unacked at any moment — the consumer's prefetch — so
 the broker redelivers at most W SMS the SMSC may already have taken: duplicates are bounded by W.
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 RECEIPT_RADIX = {"same": None, "decimal": 10, "hex": 16}
 DONE_PARTS_KEPT = 10_000  # sms ids whose accepted parts we remember across a bus retry
+MO_BATCH_MAX = 100  # MOs per sms.inbound message at most (the workflow takes up to 50 messages at once)
 
 
 class GatewayStopping(Exception):
@@ -118,10 +120,14 @@ class StatusBatcher:
         self._publishing.discard(task)
         self._flush()
 
+    def _message(self, items: list[dict[str, Any]]) -> tuple[str, Envelope]:
+        """The (topic, envelope) that carries ``items``."""
+        return "sms.status", Envelope.new("sms.status", {"items": items}, version=2)
+
     async def _publish(self, items: list[dict[str, Any]], sent: asyncio.Future[None]) -> None:
-        envelope = Envelope.new("sms.status", {"items": items}, version=2)
+        topic, envelope = self._message(items)
         try:
-            await self._bus.publish("sms.status", envelope)
+            await self._bus.publish(topic, envelope)
         except asyncio.CancelledError:
             sent.cancel()
             raise
@@ -130,6 +136,25 @@ class StatusBatcher:
             sent.exception()  # retrieved: no "never retrieved" warning when every caller has gone
         else:
             sent.set_result(None)
+
+
+class MoBatcher(StatusBatcher):
+    """``sms.inbound`` MOs out in batches, as ``StatusBatcher`` does for status items: the MOs read in one
+    event-loop turn (and those read while the previous message awaits its confirm) leave as one message,
+    schema version 2; a lone MO leaves as version 1 (its message id is its ``mo_id``). ``add`` returns
+    once that message is confirmed, or raises with every other MO of the batch: the connector answers
+    each deliver_sm only then (ESME_ROK, or ESME_RX_T_APPN so that the SMSC delivers it again)."""
+
+    @property
+    def gathering(self) -> int:
+        """MOs waiting for the next message (while the previous one awaits its confirm)."""
+        return len(self._items)
+
+    def _message(self, items: list[dict[str, Any]]) -> tuple[str, Envelope]:
+        if len(items) == 1:
+            [mo] = items
+            return "sms.inbound", Envelope.new("sms.inbound", mo, message_id=str(mo["mo_id"]))
+        return "sms.inbound", Envelope.new("sms.inbound", {"items": items}, version=2)
 
 
 class Gateway:
@@ -154,6 +179,7 @@ class Gateway:
         self._idle.set()
         self._done_parts: OrderedDict[str, dict[int, PartResult]] = OrderedDict()
         self._statuses = StatusBatcher(bus, max_in_flight=status_in_flight)
+        self._mos = MoBatcher(bus, max_items=MO_BATCH_MAX)
 
     async def start(self, *, prefetch: int | None = None) -> None:
         """Consume ``sms.outbound`` with at most ``prefetch`` (default: the window W) messages unacked.
@@ -224,7 +250,7 @@ class Gateway:
             "data_coding": message.data_coding,
             "received_at": _now(),
         }
-        await self._bus.publish("sms.inbound", Envelope.new("sms.inbound", payload, message_id=message.mo_id))
+        await self._mos.add([payload])  # deliver_sm_resp goes out only after this returns
 
     async def receipt(self, receipt: Receipt) -> None:
         item = {

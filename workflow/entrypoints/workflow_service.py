@@ -73,7 +73,8 @@ class Consumers:
         await record_status(conn, envelope.payload)
 
     async def on_sms_inbound(self, envelopes: Sequence[Envelope]) -> None:
-        """Store a batch of MOs, answer them (inbound/) and queue the replies in one transaction.
+        """Store a batch of MOs, answer them (inbound/) and queue the replies in one transaction. A message
+        may carry one MO (version 1) or several (version 2, the gateway's batches): all go into the batch.
 
         Idempotent on ``mo_id`` (SMSC redeliveries arrive with new message ids): an MO is stored ``handled``
         with its reply queued in that same transaction, so a redelivery finds it and is skipped; an MO seen
@@ -87,9 +88,27 @@ class Consumers:
         config = InboundConfig.from_services(self.services)
         now = self.services.clock()
         first: dict[str, tuple[MoMessage, datetime, Envelope]] = {}
+        rejected: list[str] = []
         for envelope in envelopes:
-            mo, received_at = _mo(envelope)
-            first.setdefault(mo.mo_id, (mo, received_at, envelope))  # a duplicate in the batch: once
+            for index, item in enumerate(_inbound_mos(envelope)):
+                try:
+                    mo, received_at = _mo(item)
+                except Reject as exc:
+                    # In a batch: before any work, so that the bus hands each message over alone. A
+                    # version 2 message alone: its other MOs are answered first, then it is parked.
+                    if len(envelopes) > 1 or envelope.version < 2:
+                        raise
+                    rejected.append(f"items[{index}]: {exc}")
+                    continue
+                first.setdefault(mo.mo_id, (mo, received_at, item))  # a duplicate in the batch: once
+        if first:
+            await self._answer_mos(first, config, now)
+        if rejected:
+            raise Reject(f"{len(rejected)} MOs rejected; " + "; ".join(rejected))
+
+    async def _answer_mos(
+        self, first: Mapping[str, tuple[MoMessage, datetime, Envelope]], config: InboundConfig, now: datetime
+    ) -> None:
         stamp = datetime.now(UTC)
         if self.engine.dialect.name == "postgresql":
             stored = await self._store_and_answer_pg(first, config, now, stamp)
@@ -336,6 +355,17 @@ def _reply_envelope(sms_id: str, to: str, body: str, cause: Envelope, now: datet
         correlation_id=cause.correlation_id or sms_id,
         now=now,
     )
+
+
+def _inbound_mos(envelope: Envelope) -> list[Envelope]:
+    """The MOs an ``sms.inbound`` message carries, each as the version 1 message the gateway would have
+    sent on its own (message and correlation id: the ``mo_id``): one (version 1) or a batch (version 2)."""
+    if envelope.version < 2:
+        return [envelope]
+    return [
+        Envelope("sms.inbound", 1, str(item["mo_id"]), str(item["mo_id"]), envelope.created_at, item)
+        for item in envelope.payload["items"]
+    ]
 
 
 def _mo(envelope: Envelope) -> tuple[MoMessage, datetime]:

@@ -83,6 +83,11 @@ SMS_INBOUND_V1 = PayloadSpec(
         "received_at": STR,
     }
 )
+# Several MOs in one message: the gateway sends the MOs read in one event-loop turn together (one message
+# and one publisher confirm per MO cost the broker and both processes more than the MO itself). Each item
+# is a version 1 payload. Version 1 stays: a single MO still travels as one, and messages already queued
+# when a deployment upgrades must still be answered.
+SMS_INBOUND_V2 = PayloadSpec({"items": Field((list,), items=SMS_INBOUND_V1)})
 # How a domain-event dataclass field travels in JSON (tuples as lists, datetimes as ISO strings).
 JSON_TYPES: dict[Any, tuple[type, ...]] = {
     str: (str,),
@@ -111,6 +116,7 @@ SCHEMAS: dict[tuple[str, int], PayloadSpec] = {
     ("sms.status", 1): SMS_STATUS_V1,
     ("sms.status", 2): SMS_STATUS_V2,
     ("sms.inbound", 1): SMS_INBOUND_V1,
+    ("sms.inbound", 2): SMS_INBOUND_V2,
     **{(cls.schema, cls.version): event_spec(cls) for cls in EVENT_TYPES.values()},
 }
 
