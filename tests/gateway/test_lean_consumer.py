@@ -8,11 +8,10 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
-import aio_pika
 import pytest
 
 from tests.messaging.conftest import FAST_POLICY, TEST_TOPOLOGY, MemoryDeadLetters, ping, wait_until
-from tests.messaging.test_rabbit_resilience import broker
+from tests.messaging.test_rabbit_resilience import broker, ready_messages
 from tests.messaging.test_rabbit_resilience import publish_until_confirmed as publish
 from workflow.messaging.bus import Reject
 from workflow.messaging.envelope import Envelope
@@ -51,16 +50,6 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
     await wait_until(holds, what)
 
 
-async def waiting(url: str, queue: str) -> int:
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return int(declared.declaration_result.message_count or 0)
-    finally:
-        await connection.close()
-
-
 async def test_at_most_prefetch_handlers_run_at_once_and_all_are_acked(
     rabbit_url: str, publisher: RabbitMQBus
 ) -> None:
@@ -92,7 +81,7 @@ async def test_at_most_prefetch_handlers_run_at_once_and_all_are_acked(
         await consumer.stop()
     assert most == 7
     assert set(seen) == set(range(40))
-    assert await waiting(rabbit_url, "t.work") == 0
+    assert await ready_messages(rabbit_url, "t.work") == 0
 
 
 async def test_retry_and_reject_follow_the_bus_rules(rabbit_url: str, publisher: RabbitMQBus) -> None:
@@ -142,4 +131,4 @@ async def test_consuming_goes_on_after_the_broker_closes_the_connection(
         await until(lambda: 300 in seen, "the message after the cuts")
     finally:
         await consumer.stop()
-    assert await waiting(rabbit_url, "t.work") == 0
+    assert await ready_messages(rabbit_url, "t.work") == 0

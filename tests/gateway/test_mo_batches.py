@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_sms.pdus import status as st
-from gateway_sms.service import Gateway, MoBatcher, start_gateway
+from gateway_sms.service import Gateway, MoBatcher
 from gateway_sms.simulator import SimMessage, Simulator
 from tests.integration.world import World, build_world
 from tests.messaging.conftest import OWNER_PHONE, rabbit_url, rabbit_vhost  # noqa: F401  (fixtures)
+from tests.system import workflow_and_gateway
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands
-from workflow.entrypoints.workflow_service import Stoppable, start_workflow_service
 from workflow.messaging.bus import Bus, PublishFailed
 from workflow.messaging.deadletters import dead_letters
 from workflow.messaging.envelope import Envelope, MalformedMessage, decode
@@ -182,20 +182,12 @@ async def system(engine: AsyncEngine, tmp_path: Path, rabbit_url: str) -> AsyncI
     bus = create_bus(settings.bus, engine)
     await bus.start()
     held = HeldPublishes(bus)
-    workflow: Stoppable | None = None
-    gateway: Gateway | None = None
     try:
-        workflow = await start_workflow_service(settings, engine, bus)
-        gateway = await start_gateway(settings, bus)
-        await gateway.connector.wait_bound(10)
-        services = bootstrap(settings, engine=engine, after_commit=notify_new_outbox)
-        yield System(sim, gateway, bus, held, services, world, engine)
+        async with workflow_and_gateway(settings, engine, bus) as gateway:
+            await gateway.connector.wait_bound(10)
+            services = bootstrap(settings, engine=engine, after_commit=notify_new_outbox)
+            yield System(sim, gateway, bus, held, services, world, engine)
     finally:
-        if gateway is not None:
-            await gateway.stop()
-        await bus.stop()
-        if workflow is not None:
-            await workflow.stop()
         await sim.stop()
 
 

@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway_sms.service import Gateway, start_gateway
 from gateway_sms.simulator import SimMessage, Simulator
 from tests.inbound.conftest import DESCRIPTION, OTHER_MUHTAR_PHONE, OWNER_PHONE, UNREGISTERED_PHONE, Cast
 from tests.messaging.conftest import rabbit_url, rabbit_vhost  # noqa: F401  (fixtures: a private vhost)
+from tests.system import workflow_and_gateway
 from workflow.bootstrap import Services, bootstrap
 from workflow.domain import commands
-from workflow.entrypoints.workflow_service import Stoppable, start_workflow_service
 from workflow.messaging.bus import Bus
 from workflow.messaging.factory import create_bus
 from workflow.messaging.relay import notify_new_outbox
@@ -62,18 +61,10 @@ async def system(engine: AsyncEngine, e2e_settings: Settings, cast: Cast) -> Asy
     settings = replace(e2e_settings, smpp=replace(e2e_settings.smpp, port=sim.port))
     bus: Bus = create_bus(settings.bus, engine)
     await bus.start()
-    workflow: Stoppable | None = None
-    gateway: Gateway | None = None
     try:
-        workflow = await start_workflow_service(settings, engine, bus)
-        gateway = await start_gateway(settings, bus)
-        yield System(sim, bootstrap(settings, engine=engine, after_commit=notify_new_outbox), engine)
+        async with workflow_and_gateway(settings, engine, bus):
+            yield System(sim, bootstrap(settings, engine=engine, after_commit=notify_new_outbox), engine)
     finally:
-        if gateway is not None:
-            await gateway.stop()
-        await bus.stop()
-        if workflow is not None:
-            await workflow.stop()
         await sim.stop()
 
 
