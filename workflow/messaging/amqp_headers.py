@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
-
 from workflow.messaging.bus import DeadLetter
 
 H_ATTEMPT = "x-muhtar-attempt"
@@ -41,8 +39,9 @@ def str_header(headers: Mapping[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def original_topic(message: AbstractIncomingMessage) -> str:
-    return str_header(message.headers or {}, H_TOPIC) or (message.routing_key or "")
+def original_topic(headers: Mapping[str, Any] | None, routing_key: str | None) -> str:
+    """The topic a message was first published under: kept in a header when it was re-sent for a retry."""
+    return str_header(headers or {}, H_TOPIC) or (routing_key or "")
 
 
 def _first_death(headers: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -41,7 +41,7 @@ from workflow.messaging.amqp_headers import (
     H_TOPIC,
     dead_letter_from,
     int_header,
-    str_header,
+    original_topic,
 )
 from workflow.messaging.bus import (
     BATCH_LINGER_S,
@@ -383,14 +383,14 @@ class RabbitMQBus(Bus):
         topic = message.routing_key or ""
         if isinstance(outcome, Retry):
             delay = f"{self._name}.delay.{self._delay_ms(outcome.delay_s)}"
-            headers = {H_ATTEMPT: attempt + 1, H_TOPIC: _original_topic(message)}
+            headers = {H_ATTEMPT: attempt + 1, H_TOPIC: original_topic(message.headers, message.routing_key)}
             await self._send(delay, direct_key(queue), message.body, headers, message.message_id)
         elif isinstance(outcome, Dead):
             headers = {
                 H_ATTEMPT: attempt,
                 H_QUEUE: queue,
                 H_REASON: outcome.reason,
-                H_TOPIC: _original_topic(message),
+                H_TOPIC: original_topic(message.headers, message.routing_key),
             }
             await self._send("dead", queue, message.body, headers, message.message_id)
         else:
@@ -422,10 +422,6 @@ class RabbitMQBus(Bus):
 def _tag(message: _Message) -> int:
     assert message.delivery_tag is not None, "consumers here never use no_ack"
     return int(message.delivery_tag)
-
-
-def _original_topic(message: _Message) -> str:
-    return str_header(message.headers or {}, H_TOPIC) or (message.routing_key or "")
 
 
 class _Message(Protocol):

@@ -394,12 +394,7 @@ class DirectPublisher:
         if not self._postgres:
             return None
         raw = await conn.get_raw_connection()
-        return self.expect_commit_of(int(raw.driver_connection.get_server_pid()))  # type: ignore[union-attr]
-
-    def expect_commit_of(self, pid: int) -> int | None:
-        """``expect_commit`` for the transaction open on the backend ``pid`` (PostgreSQL)."""
-        if not self._postgres:
-            return None
+        pid = int(raw.driver_connection.get_server_pid())  # type: ignore[union-attr]
         for relay in _relays:
             relay._ignore[pid] += 1
         return pid
