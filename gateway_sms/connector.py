@@ -278,14 +278,14 @@ class Connector:
             await asyncio.sleep(self.config.retry_delay_s * random.uniform(0.5, 1.5) * temporary)
 
     async def _submit_once(self, params: dict[str, Any]) -> _Outcome:
-        # The checks before each await skip a coroutine call when nothing is to wait for (nearly always).
-        if self._closed or not (self._bound.is_set() and self._open.is_set()):
+        # ``_sending`` before each await skips a coroutine call when nothing is to wait for (nearly always).
+        if not self._sending:
             await self._ready()
         if self._bucket.rate > 0:
             await self._bucket.acquire()
         async with self._window:
             # The link may have dropped, or a throttle arrived, while we waited for a slot.
-            if self._closed or not (self._bound.is_set() and self._open.is_set()):
+            if not self._sending:
                 await self._ready()
             token = next(self._tokens)
             loop = asyncio.get_running_loop()
@@ -307,6 +307,11 @@ class Connector:
             logger.warning("submit_sm response timed out; resending (unknown outcome)")
             return _Outcome(st.ESME_RSYSERR, None)
         return outcome
+
+    @property
+    def _sending(self) -> bool:
+        """Bound, not throttled and not stopped: ``_ready`` would return at once."""
+        return not self._closed and self._bound.is_set() and self._open.is_set()
 
     async def _ready(self) -> None:
         await self._bound.wait()
